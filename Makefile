@@ -1,0 +1,51 @@
+# alignlab: a thin wrapper over CMake. `make reproduce` and `make test` are the two commands.
+BUILD    ?= build
+SANBUILD ?= build-sanitize
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE    ?= cmake
+PREFIX   ?= /usr/local
+
+.PHONY: all deps build test test-sanitize bench reproduce smoke notes install clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+build: $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j 1
+
+test-sanitize: deps
+	$(CMAKE) -S . -B $(SANBUILD) -DCMAKE_BUILD_TYPE=Debug -DAL_SANITIZE=ON -DAL_NATIVE=OFF
+	$(CMAKE) --build $(SANBUILD) -j $(JOBS)
+	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ALIGNLAB_SMOKE=1 \
+	  ctest --output-on-failure -j 1
+
+bench: deps
+	$(MAKE) build
+	sh bench/run.sh $(BUILD)
+
+reproduce: deps
+	$(MAKE) build
+	$(BUILD)/alignlab reproduce
+
+smoke: build
+	$(BUILD)/alignlab reproduce --smoke
+
+notes: deps
+	$(MAKE) build
+	$(BUILD)/alignlab weave --all notebooks -o $(BUILD)/notes
+
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

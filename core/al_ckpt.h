@@ -1,0 +1,32 @@
+// alignlab core: checkpoints. A model directory holds
+//   model.safetensors  Hugging Face GPT-2 tensor names and layouts, __metadata__ {"format":"pt"},
+//                      the tied embedding stored once (wte.weight), score.weight (1,C) if scalar
+//   config.json        Hugging Face GPT-2 keys (model_type "gpt2", vocab_size, n_positions,
+//                      n_embd, n_layer, n_head, layer_norm_epsilon, activation_function
+//                      "gelu_new", architectures, ...), plus "alignlab" extras
+// and, for a resumable run, a training-state file (safetensors too): AdamW moments m and v,
+// the step, and RNG states, with free-form JSON metadata.
+// Writes are atomic: temporary file in the same directory, fsync, rename, fsync of the directory.
+// Loads validate everything (see ../shared/ecosystem.md 1.3) and refuse a bad file with a message
+// naming the file and the problem.
+#ifndef AL_CKPT_H
+#define AL_CKPT_H
+
+#include "al_gpt.h"
+#include "al_optim.h"
+
+// Save model (params only) into directory `dir` (created if missing).
+al_status al_ckpt_save(const al_gpt *m, const char *dir);
+// Load a model from `dir` (config.json + model.safetensors). Caller owns *out.
+al_status al_ckpt_load(al_gpt **out, const char *dir);
+
+// Training state: optimizer (may be NULL), rng states (n of them), and a JSON object string
+// `meta_json` (may be NULL) stored in __metadata__ under "alignlab". Written to `path`.
+al_status al_ckpt_save_state(const char *path, const al_adamw *opt, const al_rng *rngs,
+                             int nrngs, const char *meta_json);
+// Load it back into an existing optimizer (sizes must match) and rngs array (count must match).
+// *meta_json (may be NULL) receives a malloc'd copy of the metadata string (caller frees).
+al_status al_ckpt_load_state(const char *path, al_adamw *opt, al_rng *rngs, int nrngs,
+                             char **meta_json);
+
+#endif
