@@ -51,7 +51,9 @@ typedef struct {
   float *score; // (C) or NULL
 } al_gpt_params;
 
-// Activations of the last forward pass, for (B,T) <= (actB, actT). Layer arrays are (L, B, T, ...).
+// Activations of the last forward pass, for (B,T) <= (actB, actT). Layer arrays are (L, B, T, ...)
+// packed for the (B,T) of that forward: layer l of ln1 starts at ln1 + l*B*T*C (att at
+// l*B*NH*T*T); each array has room for (actB, actT).
 typedef struct {
   float *encoded;  // (B,T,C)
   float *ln1;      // (L,B,T,C)
@@ -71,7 +73,8 @@ typedef struct {
   float *lnf_mean, *lnf_rstd; // (B,T)
   float *logits;   // (B,T,V) (lm only)
   float *probs;    // (B,T,V) (lm only), filled by al_gpt_logprobs
-  float *values;   // (B,T) (scalar only)
+  float *values;   // (B,T) (always allocated; written when scalar)
+  float *logp;     // (B,T) scratch of al_gpt_sequence_logprob
 } al_gpt_acts;
 
 typedef struct al_gpt {
@@ -97,14 +100,19 @@ al_status al_gpt_config_check(const al_gpt_config *cfg);
 // A default config (lm head, ln_eps 1e-5) with the given dimensions.
 al_gpt_config al_gpt_config_make(int V, int maxT, int C, int L, int NH);
 
-// Create a model with GPT-2's initialisation drawn from `seed`: weights N(0, 0.02), the two
+// Create a model with GPT-2's initialisation: weights (wte, wpe, c_attn, c_fc) N(0, 0.02), the two
 // residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02/sqrt(2L)), biases 0, LN weight 1 bias 0,
-// score N(0, 0.02)... The caller owns *out (al_gpt_free).
+// drawn in slab order (weights only) from al_rng (seed, stream 0); score N(0, 0.02) from
+// (seed, stream 1), so the trunk does not depend on cfg.scalar. The caller owns *out (al_gpt_free).
+// Errors: those of al_gpt_config_check, AL_ENOMEM.
 al_status al_gpt_new(al_gpt **out, const al_gpt_config *cfg, uint64_t seed);
 // Deep copy of parameters and config (not gradients or activations; not frozen).
 al_status al_gpt_clone(al_gpt **out, const al_gpt *src);
 void al_gpt_free(al_gpt *m);
-// Add (or drop, scalar=0) the scalar head. Adding initialises score to 0... returns AL_ENOMEM on failure.
+// Add (or drop, scalar=0) the scalar head: the slab (and the grads slab, if any) is reallocated
+// with score last; adding draws score N(0, 0.02) from (seed, stream 1), exactly as al_gpt_new
+// would. Invalidates the last forward and any optimizer made for the old size. No-op when the
+// head is already as asked. Errors: AL_EINVAL (dropping the only head of an lm = 0 model), AL_ENOMEM.
 al_status al_gpt_set_scalar_head(al_gpt *m, int scalar, uint64_t seed);
 
 // ---- parameter tensors by name (checkpoints, Lua's m:params()) ----
@@ -116,8 +124,11 @@ typedef struct {
   int shape[2];
   size_t offset;   // offset in floats into the params (and grads) slab
   size_t size;     // number of floats
-  int decay;       // AdamW weight decay applies
+  int decay;       // AdamW weight decay applies (the 2-D tensors, score.weight included)
 } al_gpt_tensor;
+// Order: wte, wpe, h.0.ln_1.weight, h.0.ln_1.bias, h.0.attn.c_attn.weight, .bias, h.0.attn.c_proj.*,
+// h.0.ln_2.*, h.0.mlp.c_fc.*, h.0.mlp.c_proj.*, h.1..., ln_f.weight, ln_f.bias, score.weight.
+// 1-D tensors have shape {d0, 1}. Offsets are valid for both params and grads.
 // Fill *t for tensor i in [0, al_gpt_ntensors). Returns AL_EINVAL for i out of range.
 al_status al_gpt_tensor_info(const al_gpt *m, int i, al_gpt_tensor *t);
 
@@ -135,12 +146,17 @@ al_status al_gpt_entropy(al_gpt *m, float *ent);
 al_status al_gpt_zero_grad(al_gpt *m);
 // Backpropagate d(loss)/d(logp) (B,T) (may be NULL; needs al_gpt_logprobs first) and
 // d(loss)/d(values) (B,T) (may be NULL; scalar head only) from the last forward; ACCUMULATES
-// into m->grads. AL_EINVAL when the model is frozen or the needed forward state is missing.
+// into m->grads (allocated zeroed on first use). Both NULL: nothing to do. May be called several
+// times after one forward (each call accumulates again). AL_EINVAL when the model is frozen or
+// the needed forward state is missing; AL_ENOMEM when the backward scratch cannot be allocated.
 al_status al_gpt_backward(al_gpt *m, const float *dlogp, const float *dvalues);
 
 // Sum of log-probs of completion tokens for each of B sequences, in one batched forward:
 // tokens (B,T) right padded, seq b has prompt_len[b] prompt tokens then completion up to len[b].
 // out[b] = sum_{t = prompt_len[b]}^{len[b]-1} log p(tokens[b,t] | tokens[b,<t]).
+// Needs 1 <= prompt_len[b] <= len[b] <= T (AL_EINVAL otherwise). Leaves the model as after
+// al_gpt_logprobs with those targets (position t scores token t+1 when it is a completion token),
+// so al_gpt_backward(m, dlogp, ...) with dlogp[b*T+t] = d loss / d out[b] at those positions works.
 al_status al_gpt_sequence_logprob(al_gpt *m, const int *tokens, const int *prompt_len,
                                   const int *len, int B, int T, float *out);
 

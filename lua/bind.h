@@ -51,5 +51,6 @@ int al_open_tok(lua_State *L);    // l_tok.c: tokenizers
 int al_open_data(lua_State *L);   // l_data.c: datasets, batching
 int al_open_obj(lua_State *L);    // l_obj.c: objectives (losses, GAE, KL estimators)
 int al_open_weave(lua_State *L);  // l_weave.c: markdown rendering for notebooks
+int al_open_train(lua_State *L);  // l_train.c: batched forward/backward for the trainers
 
 #endif

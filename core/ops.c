@@ -1,0 +1,374 @@
+// alignlab core: the dense kernels of a GPT-2 block (al_ops.h): embeddings, linear layers and the
+// tied LM head through cblas_sgemm (with naive `_ref` twins), LayerNorm, GELU, residual, and the
+// scalar head. Attention lives in ops_attention.c, softmax/log-prob/loss in ops_loss.c.
+// Not here: allocation (kernels never allocate), error reporting (shapes are asserted).
+//
+// Determinism: every output element is computed by a fixed sequence of float operations, whatever
+// the number of OpenMP threads: threads split independent rows (or independent columns of a
+// parameter gradient), never a reduction. Row sums use 8 fixed lanes (sum8/dot8), which gives the
+// same bits whether or not the compiler vectorises them. Inner loops carry `#pragma omp simd` so
+// that GCC's -O2 cost model still vectorises loops of unknown length (no reductions are marked,
+// so no reassociation happens).
+#include "al_ops.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+// below this many floats of work a parallel region costs more than it saves
+#define PAR_MIN 32768
+
+// ---- fixed-order reductions ----
+
+// sum of x[0..n) in 8 lanes (lane j takes i = j mod 8), combined by a fixed tree
+static inline float sum8(const float *x, int n) {
+  float acc[8] = {0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+  for (int j = 0; i < n; i++, j++) acc[j] += x[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static inline float dot8(const float *x, const float *y, int n) {
+  float acc[8] = {0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += x[i + j] * y[i + j];
+  for (int j = 0; i < n; i++, j++) acc[j] += x[i] * y[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// sum of (x[i] - m)^2
+static inline float sqdev8(const float *x, float m, int n) {
+  float acc[8] = {0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) {
+      float d = x[i + j] - m;
+      acc[j] += d * d;
+    }
+  for (int j = 0; i < n; i++, j++) {
+    float d = x[i] - m;
+    acc[j] += d * d;
+  }
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// ---- token + position embedding ----
+
+void al_encoder_forward(float *out, const int *inp, const float *wte, const float *wpe,
+                        int B, int T, int C) {
+  assert(out && inp && wte && wpe && B >= 0 && T >= 0 && C > 0);
+  int N = B * T;
+  // out (N,C): one row per token
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+  for (int n = 0; n < N; n++) {
+    int t = n % T;
+    assert(inp[n] >= 0);
+    const float *e = wte + (size_t)inp[n] * C;
+    const float *p = wpe + (size_t)t * C;
+    float *o = out + (size_t)n * C;
+#pragma omp simd
+    for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
+  }
+}
+
+void al_encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp,
+                         int B, int T, int C) {
+  assert(dout && inp && B >= 0 && T >= 0 && C > 0);
+  // rows of dwte can repeat (same token twice), so this stays serial, in (b,t) order
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      const float *g = dout + ((size_t)b * T + t) * C;
+      if (dwte) {
+        float *e = dwte + (size_t)inp[b * T + t] * C;
+#pragma omp simd
+        for (int i = 0; i < C; i++) e[i] += g[i];
+      }
+      if (dwpe) {
+        float *p = dwpe + (size_t)t * C;
+#pragma omp simd
+        for (int i = 0; i < C; i++) p[i] += g[i];
+      }
+    }
+}
+
+// ---- linear ----
+
+void al_linear_forward(float *out, const float *inp, const float *w, const float *bias,
+                       int N, int IC, int OC) {
+  assert(out && inp && w && N >= 0 && IC >= 0 && OC >= 0);
+  if (N == 0 || OC == 0) return;
+  // out (N,OC) = bias broadcast, then += inp (N,IC) @ w (IC,OC)
+  for (int n = 0; n < N; n++) {
+    float *o = out + (size_t)n * OC;
+    if (bias)
+      memcpy(o, bias, (size_t)OC * sizeof(float));
+    else
+      memset(o, 0, (size_t)OC * sizeof(float));
+  }
+  if (IC == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 1.0f,
+              out, OC);
+}
+
+void al_linear_forward_ref(float *out, const float *inp, const float *w, const float *bias,
+                           int N, int IC, int OC) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) {
+      double s = bias ? bias[o] : 0.0;
+      for (int i = 0; i < IC; i++) s += (double)inp[(size_t)n * IC + i] * w[(size_t)i * OC + o];
+      out[(size_t)n * OC + o] = (float)s;
+    }
+}
+
+void al_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                        const float *inp, const float *w, int N, int IC, int OC) {
+  assert(dout && N >= 0 && IC >= 0 && OC >= 0);
+  if (N == 0 || OC == 0) return;
+  if (dinp && IC > 0) // dinp (N,IC) += dout (N,OC) @ w^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 1.0f,
+                dinp, IC);
+  if (dw && IC > 0) // dw (IC,OC) += inp^T @ dout
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC,
+                1.0f, dw, OC);
+  if (dbias) // dbias (OC) += column sums of dout, rows in order
+    for (int n = 0; n < N; n++) {
+      const float *g = dout + (size_t)n * OC;
+#pragma omp simd
+      for (int o = 0; o < OC; o++) dbias[o] += g[o];
+    }
+}
+
+void al_linear_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
+                            const float *inp, const float *w, int N, int IC, int OC) {
+  if (dinp)
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < IC; i++) {
+        double s = 0;
+        for (int o = 0; o < OC; o++) s += (double)dout[(size_t)n * OC + o] * w[(size_t)i * OC + o];
+        dinp[(size_t)n * IC + i] += (float)s;
+      }
+  if (dw)
+    for (int i = 0; i < IC; i++)
+      for (int o = 0; o < OC; o++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += (double)inp[(size_t)n * IC + i] * dout[(size_t)n * OC + o];
+        dw[(size_t)i * OC + o] += (float)s;
+      }
+  if (dbias)
+    for (int o = 0; o < OC; o++) {
+      double s = 0;
+      for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
+      dbias[o] += (float)s;
+    }
+}
+
+// ---- tied LM head ----
+
+void al_lmhead_forward(float *logits, const float *inp, const float *wte, int N, int C, int V) {
+  assert(logits && inp && wte && N >= 0 && C > 0 && V >= 0);
+  if (N == 0 || V == 0) return;
+  // logits (N,V) = inp (N,C) @ wte^T
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, inp, C, wte, C, 0.0f,
+              logits, V);
+}
+
+void al_lmhead_forward_ref(float *logits, const float *inp, const float *wte, int N, int C, int V) {
+  for (int n = 0; n < N; n++)
+    for (int v = 0; v < V; v++) {
+      double s = 0;
+      for (int i = 0; i < C; i++) s += (double)inp[(size_t)n * C + i] * wte[(size_t)v * C + i];
+      logits[(size_t)n * V + v] = (float)s;
+    }
+}
+
+void al_lmhead_backward(float *dinp, float *dwte, const float *dlogits, const float *inp,
+                        const float *wte, int N, int C, int V) {
+  assert(dlogits && N >= 0 && C > 0 && V >= 0);
+  if (N == 0 || V == 0) return;
+  if (dinp) // dinp (N,C) += dlogits (N,V) @ wte (V,C)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, dlogits, V, wte, C,
+                1.0f, dinp, C);
+  if (dwte) // dwte (V,C) += dlogits^T @ inp
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, dlogits, V, inp, C,
+                1.0f, dwte, C);
+}
+
+void al_lmhead_backward_ref(float *dinp, float *dwte, const float *dlogits, const float *inp,
+                            const float *wte, int N, int C, int V) {
+  if (dinp)
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < C; i++) {
+        double s = 0;
+        for (int v = 0; v < V; v++) s += (double)dlogits[(size_t)n * V + v] * wte[(size_t)v * C + i];
+        dinp[(size_t)n * C + i] += (float)s;
+      }
+  if (dwte)
+    for (int v = 0; v < V; v++)
+      for (int i = 0; i < C; i++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += (double)dlogits[(size_t)n * V + v] * inp[(size_t)n * C + i];
+        dwte[(size_t)v * C + i] += (float)s;
+      }
+}
+
+// ---- LayerNorm ----
+// y = (x - mean) * rstd * w + b, mean and biased variance over the C channels of a row,
+// rstd = 1/sqrt(var + eps) (GPT-2 / torch.nn.LayerNorm convention).
+
+void al_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                          const float *w, const float *b, int N, int C, float eps) {
+  assert(out && mean && rstd && inp && w && b && N >= 0 && C > 0);
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+  for (int n = 0; n < N; n++) {
+    const float *x = inp + (size_t)n * C;
+    float *y = out + (size_t)n * C;
+    float m = sum8(x, C) / (float)C;
+    float var = sqdev8(x, m, C) / (float)C; // two passes: no cancellation
+    float s = 1.0f / sqrtf(var + eps);
+#pragma omp simd
+    for (int i = 0; i < C; i++) y[i] = (x[i] - m) * s * w[i] + b[i];
+    mean[n] = m;
+    rstd[n] = s;
+  }
+}
+
+// dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout * w, xhat = (x - mean) * rstd
+// dw += sum_rows dout * xhat, db += sum_rows dout
+void al_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const float *mean,
+                           const float *rstd, int N, int C) {
+  assert(dout && inp && w && mean && rstd && N >= 0 && C > 0);
+  int par = (size_t)N * C >= PAR_MIN;
+  if (dinp) {
+#pragma omp parallel for schedule(static) if (par)
+    for (int n = 0; n < N; n++) {
+      const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+      float *dx = dinp + (size_t)n * C;
+      float m = mean[n], s = rstd[n];
+      // the two row means, in 8 fixed lanes
+      float a1[8] = {0}, a2[8] = {0};
+      int i = 0;
+      for (; i + 8 <= C; i += 8)
+        for (int j = 0; j < 8; j++) {
+          float gw = g[i + j] * w[i + j];
+          a1[j] += gw;
+          a2[j] += gw * ((x[i + j] - m) * s);
+        }
+      for (int j = 0; i < C; i++, j++) {
+        float gw = g[i] * w[i];
+        a1[j] += gw;
+        a2[j] += gw * ((x[i] - m) * s);
+      }
+      float mg = (((a1[0] + a1[4]) + (a1[1] + a1[5])) + ((a1[2] + a1[6]) + (a1[3] + a1[7]))) / C;
+      float mgx = (((a2[0] + a2[4]) + (a2[1] + a2[5])) + ((a2[2] + a2[6]) + (a2[3] + a2[7]))) / C;
+#pragma omp simd
+      for (int k = 0; k < C; k++) {
+        float xhat = (x[k] - m) * s;
+        dx[k] += s * (g[k] * w[k] - mg - xhat * mgx);
+      }
+    }
+  }
+  if (dw || db) {
+    // parameter gradients: threads split the channels; each channel sums rows 0..N-1 in order
+    enum { CB = 64 };
+    int nblk = (C + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if (par && nblk > 1)
+    for (int blk = 0; blk < nblk; blk++) {
+      int c0 = blk * CB, c1 = c0 + CB < C ? c0 + CB : C;
+      for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
+        float m = mean[n], s = rstd[n];
+        if (dw) {
+#pragma omp simd
+          for (int k = c0; k < c1; k++) dw[k] += g[k] * ((x[k] - m) * s);
+        }
+        if (db) {
+#pragma omp simd
+          for (int k = c0; k < c1; k++) db[k] += g[k];
+        }
+      }
+    }
+  }
+}
+
+// ---- GELU, tanh approximation ("gelu_new") ----
+// gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+// Computed as x * sigmoid(2u), an exact identity (0.5 (1 + tanh u) = 1 / (1 + exp(-2u))) that
+// has no cancellation for negative x and vectorises through al_expf.
+// d gelu/dx = sg + 2 x sg (1 - sg) u',  sg = sigmoid(2u),  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+
+#define GELU_K 0.7978845608028654f // sqrt(2/pi)
+#define GELU_A 0.044715f
+
+void al_gelu_forward(float *out, const float *inp, int N) {
+  assert(out && inp && N >= 0);
+#pragma omp parallel for simd schedule(static) if (N >= PAR_MIN)
+  for (int i = 0; i < N; i++) {
+    float x = inp[i];
+    float u = GELU_K * (x + GELU_A * x * x * x);
+    out[i] = x / (1.0f + al_expf(-2.0f * u));
+  }
+}
+
+void al_gelu_backward(float *dinp, const float *dout, const float *inp, int N) {
+  assert(dinp && dout && inp && N >= 0);
+#pragma omp parallel for simd schedule(static) if (N >= PAR_MIN)
+  for (int i = 0; i < N; i++) {
+    float x = inp[i];
+    float u = GELU_K * (x + GELU_A * x * x * x);
+    float sg = 1.0f / (1.0f + al_expf(-2.0f * u));
+    float du = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+    dinp[i] += dout[i] * (sg + 2.0f * x * sg * (1.0f - sg) * du);
+  }
+}
+
+// ---- residual ----
+
+void al_residual_forward(float *out, const float *a, const float *b, int N) {
+  assert(out && a && b && N >= 0);
+#pragma omp simd
+  for (int i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void al_residual_backward(float *da, float *db, const float *dout, int N) {
+  assert(dout && N >= 0);
+  if (da) {
+#pragma omp simd
+    for (int i = 0; i < N; i++) da[i] += dout[i];
+  }
+  if (db) {
+#pragma omp simd
+    for (int i = 0; i < N; i++) db[i] += dout[i];
+  }
+}
+
+// ---- scalar head ----
+
+void al_scalar_forward(float *values, const float *inp, const float *w, int N, int C) {
+  assert(values && inp && w && N >= 0 && C > 0);
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+  for (int n = 0; n < N; n++) values[n] = dot8(inp + (size_t)n * C, w, C);
+}
+
+void al_scalar_backward(float *dinp, float *dw, const float *dvalues, const float *inp,
+                        const float *w, int N, int C) {
+  assert(dvalues && N >= 0 && C > 0);
+  for (int n = 0; n < N; n++) {
+    float g = dvalues[n];
+    if (dinp) {
+      float *dx = dinp + (size_t)n * C;
+#pragma omp simd
+      for (int i = 0; i < C; i++) dx[i] += g * w[i];
+    }
+    if (dw) {
+      const float *x = inp + (size_t)n * C;
+#pragma omp simd
+      for (int i = 0; i < C; i++) dw[i] += g * x[i];
+    }
+  }
+}

@@ -1,0 +1,774 @@
+// alignlab core: what both tokenizer kinds share: the token table and its maps, special tokens and
+// roles, the word-level tokenizer, encode/decode dispatch, our JSON file format and the Hugging
+// Face export. BPE training and merging live in tok_bpe.c, corpora in tok_corpus.c.
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tok_impl.h"
+
+// ---- maps ----
+
+uint64_t al__hash_bytes(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL; // FNV-1a
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h ^ (h >> 29);
+}
+
+int al__strmap_find(const al_tok *t, const char *s, size_t n) {
+  if (!t->map.cap) return -1;
+  size_t mask = t->map.cap - 1, i = al__hash_bytes(s, n) & mask;
+  for (;;) {
+    int id = t->map.slot[i];
+    if (id < 0) return -1;
+    if ((size_t)t->len[id] == n && memcmp(t->str[id], s, n) == 0) return id;
+    i = (i + 1) & mask;
+  }
+}
+
+static void strmap_insert(strmap *m, const al_tok *t, int id) {
+  size_t mask = m->cap - 1, i = al__hash_bytes(t->str[id], (size_t)t->len[id]) & mask;
+  while (m->slot[i] >= 0) i = (i + 1) & mask;
+  m->slot[i] = id;
+}
+
+static int strmap_grow(al_tok *t, size_t need) {
+  if (need * 2 <= t->map.cap) return 0;
+  size_t cap = t->map.cap ? t->map.cap : 512;
+  while (need * 2 > cap) cap *= 2;
+  strmap m = {al_malloc(cap, sizeof(int)), cap};
+  if (!m.slot) return -1;
+  for (size_t i = 0; i < cap; i++) m.slot[i] = -1;
+  for (int id = 0; id < t->n; id++) strmap_insert(&m, t, id);
+  free(t->map.slot);
+  t->map = m;
+  return 0;
+}
+
+int al__u64map_init(u64map *m, size_t cap) {
+  size_t c = 64;
+  while (c < cap * 2) c *= 2;
+  m->key = al_malloc(c, sizeof(uint64_t));
+  m->val = al_malloc(c, sizeof(int));
+  m->used = al_calloc(c, 1);
+  m->cap = c;
+  m->n = 0;
+  if (!m->key || !m->val || !m->used) {
+    al__u64map_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+void al__u64map_free(u64map *m) {
+  free(m->key);
+  free(m->val);
+  free(m->used);
+  memset(m, 0, sizeof *m);
+}
+
+static size_t u64hash(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  return (size_t)k;
+}
+
+int *al__u64map_get(const u64map *m, uint64_t k) {
+  if (!m->cap) return NULL;
+  size_t mask = m->cap - 1, i = u64hash(k) & mask;
+  while (m->used[i]) {
+    if (m->key[i] == k) return &m->val[i];
+    i = (i + 1) & mask;
+  }
+  return NULL;
+}
+
+int al__u64map_put(u64map *m, uint64_t k, int v) {
+  int *p = al__u64map_get(m, k);
+  if (p) {
+    *p = v;
+    return 0;
+  }
+  if ((m->n + 1) * 2 > m->cap) {
+    u64map b;
+    if (al__u64map_init(&b, m->cap) < 0) return -1;
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->used[i]) al__u64map_put(&b, m->key[i], m->val[i]);
+    al__u64map_free(m);
+    *m = b;
+  }
+  size_t mask = m->cap - 1, i = u64hash(k) & mask;
+  while (m->used[i]) i = (i + 1) & mask;
+  m->used[i] = 1;
+  m->key[i] = k;
+  m->val[i] = v;
+  m->n++;
+  return 0;
+}
+
+// ---- the token table ----
+
+al_tok *al__tok_new(al_tok_kind kind) {
+  al_tok *t = al_calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->kind = kind;
+  t->bos = t->eos = t->pad = t->unk = -1;
+  return t;
+}
+
+int al__tok_push(al_tok *t, const char *s, size_t n, int special) {
+  if (n > 0x7fffffff) return -1;
+  if (t->n == t->cap) {
+    int cap = t->cap ? t->cap * 2 : 512;
+    char **str = realloc(t->str, (size_t)cap * sizeof *str);
+    if (!str) return -1;
+    t->str = str;
+    int *len = realloc(t->len, (size_t)cap * sizeof *len);
+    if (!len) return -1;
+    t->len = len;
+    unsigned char *sp = realloc(t->special, (size_t)cap);
+    if (!sp) return -1;
+    t->special = sp;
+    t->cap = cap;
+  }
+  if (strmap_grow(t, (size_t)t->n + 1) < 0) return -1;
+  char *c = malloc(n + 1);
+  if (!c) return -1;
+  memcpy(c, s, n);
+  c[n] = '\0';
+  int id = t->n++;
+  t->str[id] = c;
+  t->len[id] = (int)n;
+  t->special[id] = (unsigned char)(special != 0);
+  strmap_insert(&t->map, t, id);
+  return id;
+}
+
+void al_tok_free(al_tok *t) {
+  if (!t) return;
+  for (int i = 0; i < t->n; i++) free(t->str[i]);
+  free(t->str);
+  free(t->len);
+  free(t->special);
+  free(t->map.slot);
+  free(t->merges);
+  al__u64map_free(&t->rank);
+  free(t);
+}
+
+al_tok_kind al_tok_kind_of(const al_tok *t) { return t->kind; }
+int al_tok_size(const al_tok *t) { return t->n; }
+int al_tok_nbase(const al_tok *t) { return t->nbase; }
+int al_tok_bos(const al_tok *t) { return t->bos; }
+int al_tok_eos(const al_tok *t) { return t->eos; }
+int al_tok_pad(const al_tok *t) { return t->pad; }
+int al_tok_unk(const al_tok *t) { return t->unk; }
+int al_tok_id(const al_tok *t, const char *s, size_t n) { return al__strmap_find(t, s, n); }
+int al_tok_is_special(const al_tok *t, int id) { return id >= 0 && id < t->n && t->special[id]; }
+int al_tok_nmerges(const al_tok *t) { return t->nmerges; }
+
+void al_tok_merge(const al_tok *t, int k, int *a, int *b, int *out) {
+  *a = t->merges[k][0];
+  *b = t->merges[k][1];
+  *out = t->merges[k][2];
+}
+
+const char *al_tok_token(const al_tok *t, int id, size_t *n) {
+  if (id < 0 || id >= t->n) return NULL;
+  if (n) *n = (size_t)t->len[id];
+  return t->str[id];
+}
+
+static const char *const conv_bos[] = {"<|bos|>", "<bos>", "<s>", "<|endoftext|>", NULL};
+static const char *const conv_eos[] = {"<|eos|>", "<eos>", "</s>", "<|endoftext|>", NULL};
+static const char *const conv_pad[] = {"<|pad|>", "<pad>", NULL};
+
+// Resolve one role: NULL = conventional name among specials or add conv[0]; "" = none.
+static al_status resolve_role(al_tok *t, const char *role, const char *given,
+                              const char *const *conv, int *out) {
+  *out = -1;
+  if (given && !*given) return AL_OK;
+  if (!given) {
+    for (int k = 0; conv && conv[k]; k++) {
+      int id = al__strmap_find(t, conv[k], strlen(conv[k]));
+      if (id >= 0 && t->special[id]) {
+        *out = id;
+        return AL_OK;
+      }
+    }
+    given = conv[0];
+  }
+  int id = al__strmap_find(t, given, strlen(given));
+  if (id >= 0 && !t->special[id])
+    return al_seterr(AL_EINVAL, "tokenizer: %s token '%s' is an ordinary token, not a special",
+                     role, given);
+  if (id < 0) id = al__tok_push(t, given, strlen(given), 1);
+  if (id < 0) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+  *out = id;
+  return AL_OK;
+}
+
+static al_status add_special(al_tok *t, const char *s) {
+  size_t n = strlen(s);
+  if (n == 0) return al_seterr(AL_EINVAL, "tokenizer: empty special token");
+  int id = al__strmap_find(t, s, n);
+  if (id >= 0 && t->special[id])
+    return al_seterr(AL_EINVAL, "tokenizer: duplicate special token '%s'", s);
+  if (id >= 0)
+    return al_seterr(AL_EINVAL, "tokenizer: special token '%s' is also an ordinary token", s);
+  if (al__tok_push(t, s, n, 1) < 0) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+  return AL_OK;
+}
+
+al_status al__tok_add_specials(al_tok *t, const al_tok_specials *sp, const char *unk) {
+  al_tok_specials none = {0};
+  if (!sp) sp = &none;
+  al_status s;
+  for (int i = 0; i < sp->nspecials; i++)
+    if ((s = add_special(t, sp->specials[i])) != AL_OK) return s;
+  if ((s = resolve_role(t, "bos", sp->bos, conv_bos, &t->bos)) != AL_OK) return s;
+  if ((s = resolve_role(t, "eos", sp->eos, conv_eos, &t->eos)) != AL_OK) return s;
+  if ((s = resolve_role(t, "pad", sp->pad, conv_pad, &t->pad)) != AL_OK) return s;
+  if (unk && (s = resolve_role(t, "unk", unk, NULL, &t->unk)) != AL_OK) return s;
+  return AL_OK;
+}
+
+// ---- word-level tokenizer ----
+
+static int is_ws(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static al_status check_word(const char *w, const char *where) {
+  if (!*w) return al_seterr(AL_EINVAL, "%s: empty word", where);
+  for (const char *p = w; *p; p++)
+    if (is_ws((unsigned char)*p))
+      return al_seterr(AL_EINVAL, "%s: word '%s' contains whitespace", where, w);
+  return AL_OK;
+}
+
+al_status al_tok_words(al_tok **out, const char *const *words, int nwords,
+                       const al_tok_specials *sp, const char *unk) {
+  *out = NULL;
+  al_status s = AL_OK;
+  al_tok *t = al__tok_new(AL_TOK_WORDS);
+  if (!t) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+  for (int i = 0; i < nwords; i++) {
+    if ((s = check_word(words[i], "tokenizer")) != AL_OK) goto cleanup;
+    if (al__strmap_find(t, words[i], strlen(words[i])) >= 0) {
+      s = al_seterr(AL_EINVAL, "tokenizer: duplicate token '%s'", words[i]);
+      goto cleanup;
+    }
+    if (al__tok_push(t, words[i], strlen(words[i]), 0) < 0) {
+      s = al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+      goto cleanup;
+    }
+  }
+  t->nbase = t->n;
+  if ((s = al__tok_add_specials(t, sp, unk)) != AL_OK) goto cleanup;
+  *out = t;
+  return AL_OK;
+cleanup:
+  al_tok_free(t);
+  return s;
+}
+
+// ---- encode / decode ----
+
+typedef struct {
+  int *a;
+  int n, cap;
+} ivec;
+
+static int ivec_push(ivec *v, int x) {
+  if (v->n == v->cap) {
+    int cap = v->cap ? v->cap * 2 : 64;
+    int *a = realloc(v->a, (size_t)cap * sizeof *a);
+    if (!a) return -1;
+    v->a = a;
+    v->cap = cap;
+  }
+  v->a[v->n++] = x;
+  return 0;
+}
+
+// The special token starting at s[i] (longest match), or -1.
+static int special_at(const al_tok *t, const char *s, size_t n, size_t i) {
+  int best = -1, bestlen = 0;
+  for (int id = t->nbase; id < t->n; id++) {
+    int l = t->len[id];
+    if (t->special[id] && l > bestlen && (size_t)l <= n - i && t->str[id][0] == s[i] &&
+        memcmp(t->str[id], s + i, (size_t)l) == 0) {
+      best = id;
+      bestlen = l;
+    }
+  }
+  return best;
+}
+
+static al_status encode_words(const al_tok *t, const char *s, size_t n, ivec *v) {
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && is_ws((unsigned char)s[i])) i++;
+    if (i == n) break;
+    size_t j = i;
+    while (j < n && !is_ws((unsigned char)s[j])) j++;
+    int id = al__strmap_find(t, s + i, j - i);
+    if (id < 0) {
+      if (t->unk < 0)
+        return al_seterr(AL_EINVAL, "tokenizer: unknown word '%.*s' at byte %zu",
+                         (int)(j - i > 64 ? 64 : j - i), s + i, i);
+      id = t->unk;
+    }
+    if (ivec_push(v, id) < 0) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+    i = j;
+  }
+  return AL_OK;
+}
+
+static al_status encode_bpe(const al_tok *t, const char *s, size_t n, ivec *v) {
+  size_t i = 0;
+  const unsigned char *u = (const unsigned char *)s;
+  while (i < n) {
+    size_t j = al__pretok_next(u, n, i);
+    al_status st = al__bpe_encode_chunk(t, u + i, j - i, &v->a, &v->n, &v->cap);
+    if (st != AL_OK) return st;
+    i = j;
+  }
+  return AL_OK;
+}
+
+static al_status encode_plain(const al_tok *t, const char *s, size_t n, ivec *v) {
+  return t->kind == AL_TOK_BPE ? encode_bpe(t, s, n, v) : encode_words(t, s, n, v);
+}
+
+al_status al_tok_encode(const al_tok *t, const char *s, size_t n, int specials, int **ids,
+                        int *nids) {
+  ivec v = {0};
+  al_status st = AL_OK;
+  *ids = NULL;
+  *nids = 0;
+  if (!specials || t->nbase == t->n) {
+    st = encode_plain(t, s, n, &v);
+  } else {
+    size_t start = 0, i = 0;
+    while (i < n) {
+      int sp = special_at(t, s, n, i);
+      if (sp < 0) {
+        i++;
+        continue;
+      }
+      if ((st = encode_plain(t, s + start, i - start, &v)) != AL_OK) goto cleanup;
+      if (ivec_push(&v, sp) < 0) {
+        st = al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+        goto cleanup;
+      }
+      i += (size_t)t->len[sp];
+      start = i;
+    }
+    st = encode_plain(t, s + start, n - start, &v);
+  }
+cleanup:
+  if (st != AL_OK) {
+    free(v.a);
+    return st;
+  }
+  *ids = v.a;
+  *nids = v.n;
+  return AL_OK;
+}
+
+al_status al_tok_decode(const al_tok *t, const int *ids, int nids, char **out, size_t *outn) {
+  *out = NULL;
+  size_t total = 0;
+  for (int i = 0; i < nids; i++) {
+    if (ids[i] < 0 || ids[i] >= t->n)
+      return al_seterr(AL_EINVAL, "decode: id %d at position %d out of range [0, %d)", ids[i],
+                       i, t->n);
+    total += (size_t)t->len[ids[i]] + 1;
+  }
+  char *s = malloc(total + 1);
+  if (!s) return al_seterr(AL_ENOMEM, "decode: out of memory");
+  size_t k = 0;
+  for (int i = 0; i < nids; i++) {
+    if (t->kind == AL_TOK_WORDS && i > 0) s[k++] = ' ';
+    memcpy(s + k, t->str[ids[i]], (size_t)t->len[ids[i]]);
+    k += (size_t)t->len[ids[i]];
+  }
+  s[k] = '\0';
+  *out = s;
+  if (outn) *outn = k;
+  return AL_OK;
+}
+
+// ---- our JSON format ----
+
+static cJSON *role_json(const al_tok *t, int id) {
+  return id >= 0 ? cJSON_CreateString(t->str[id]) : cJSON_CreateNull();
+}
+
+al_status al_tok_to_json(const al_tok *t, char **json) {
+  *json = NULL;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+  cJSON_AddStringToObject(o, "format", "alignlab-tokenizer");
+  cJSON_AddNumberToObject(o, "version", 1);
+  cJSON_AddStringToObject(o, "type", t->kind == AL_TOK_BPE ? "bpe" : "words");
+  if (t->kind == AL_TOK_BPE) {
+    cJSON_AddStringToObject(o, "pretokenizer", "gpt2-bytes");
+    cJSON *m = cJSON_AddArrayToObject(o, "merges");
+    for (int k = 0; m && k < t->nmerges; k++) {
+      int ab[2] = {t->merges[k][0], t->merges[k][1]};
+      cJSON_AddItemToArray(m, cJSON_CreateIntArray(ab, 2));
+    }
+  } else {
+    cJSON *w = cJSON_AddArrayToObject(o, "words");
+    for (int i = 0; w && i < t->nbase; i++) cJSON_AddItemToArray(w, cJSON_CreateString(t->str[i]));
+  }
+  cJSON *sp = cJSON_AddArrayToObject(o, "specials");
+  for (int i = t->nbase; sp && i < t->n; i++) cJSON_AddItemToArray(sp, cJSON_CreateString(t->str[i]));
+  cJSON_AddItemToObject(o, "bos", role_json(t, t->bos));
+  cJSON_AddItemToObject(o, "eos", role_json(t, t->eos));
+  cJSON_AddItemToObject(o, "pad", role_json(t, t->pad));
+  cJSON_AddItemToObject(o, "unk", role_json(t, t->unk));
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!s) return al_seterr(AL_ENOMEM, "tokenizer: out of memory");
+  *json = s;
+  return AL_OK;
+}
+
+// Write data to path atomically (temporary file, fsync, rename).
+static al_status write_atomic(const char *path, const char *data, size_t n, const char *what) {
+  size_t pl = strlen(path);
+  char *tmp = malloc(pl + 16);
+  if (!tmp) return al_seterr(AL_ENOMEM, "%s %s: out of memory", what, path);
+  snprintf(tmp, pl + 16, "%s.tmp%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  al_status s = AL_OK;
+  if (!f) {
+    s = al_seterr(AL_EIO, "%s %s: cannot write: %s", what, path, strerror(errno));
+    goto cleanup;
+  }
+  int ok = fwrite(data, 1, n, f) == n && fputc('\n', f) != EOF && fflush(f) == 0 &&
+           fsync(fileno(f)) == 0;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    s = al_seterr(AL_EIO, "%s %s: write failed: %s", what, path, strerror(errno));
+    remove(tmp);
+  }
+cleanup:
+  free(tmp);
+  return s;
+}
+
+al_status al_tok_save(const al_tok *t, const char *path) {
+  char *js;
+  al_status s = al_tok_to_json(t, &js);
+  if (s != AL_OK) return s;
+  s = write_atomic(path, js, strlen(js), "tokenizer");
+  free(js);
+  return s;
+}
+
+static int is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Duplicate keys in an object (cJSON keeps both and returns the first): the first duplicate or NULL.
+static const char *dup_key(const cJSON *o) {
+  for (const cJSON *a = o->child; a; a = a->next)
+    for (const cJSON *b = a->next; b; b = b->next)
+      if (a->string && b->string && strcmp(a->string, b->string) == 0) return a->string;
+  return NULL;
+}
+
+static int json_int(const cJSON *x, double lo, double hi, int *v) {
+  if (!cJSON_IsNumber(x)) return 0;
+  double d = x->valuedouble;
+  if (!(d >= lo && d <= hi) || d != (double)(long long)d) return 0;
+  *v = (int)d;
+  return 1;
+}
+
+#define FAIL(code, ...)                    \
+  do {                                     \
+    st = al_seterr(code, __VA_ARGS__);     \
+    goto cleanup;                          \
+  } while (0)
+
+static al_status role_from_json(al_tok *t, const cJSON *o, const char *key, int *out,
+                                const char *name) {
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, key);
+  *out = -1;
+  if (!r || cJSON_IsNull(r)) return AL_OK;
+  if (!cJSON_IsString(r))
+    return al_seterr(AL_EFORMAT, "tokenizer %s: '%s' must be a string or null", name, key);
+  int id = al__strmap_find(t, r->valuestring, strlen(r->valuestring));
+  if (id < 0 || !t->special[id])
+    return al_seterr(AL_EFORMAT, "tokenizer %s: %s '%s' is not a special token", name, key,
+                     r->valuestring);
+  *out = id;
+  return AL_OK;
+}
+
+al_status al_tok_from_json(al_tok **out, const char *json, size_t n, const char *name) {
+  *out = NULL;
+  al_status st = AL_OK;
+  al_tok *t = NULL;
+  cJSON *o = NULL;
+  char *buf = malloc(n + 1);
+  if (!buf) return al_seterr(AL_ENOMEM, "tokenizer %s: out of memory", name);
+  memcpy(buf, json, n);
+  buf[n] = '\0';
+  const char *end = NULL;
+  o = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+  if (!o) FAIL(AL_EFORMAT, "tokenizer %s: invalid JSON near byte %ld", name,
+               (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : 0));
+  for (const char *p = end; p && p < buf + n; p++)
+    if (!is_json_ws(*p)) FAIL(AL_EFORMAT, "tokenizer %s: trailing data after the JSON object", name);
+  if (!cJSON_IsObject(o)) FAIL(AL_EFORMAT, "tokenizer %s: not a JSON object", name);
+  const char *d = dup_key(o);
+  if (d) FAIL(AL_EFORMAT, "tokenizer %s: duplicate field '%s'", name, d);
+  static const char *const known[] = {"format", "version", "type", "pretokenizer", "merges",
+                                      "words", "specials", "bos", "eos", "pad", "unk", NULL};
+  for (const cJSON *c = o->child; c; c = c->next) {
+    int ok = 0;
+    for (int k = 0; known[k]; k++) ok |= strcmp(c->string, known[k]) == 0;
+    if (!ok) FAIL(AL_EFORMAT, "tokenizer %s: unknown field '%s'", name, c->string);
+  }
+  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
+  if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "alignlab-tokenizer") != 0)
+    FAIL(AL_EFORMAT, "tokenizer %s: 'format' must be \"alignlab-tokenizer\"", name);
+  int ver;
+  if (!json_int(cJSON_GetObjectItemCaseSensitive(o, "version"), 1, 1, &ver))
+    FAIL(AL_EFORMAT, "tokenizer %s: unsupported or missing 'version' (expected 1)", name);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+  if (!cJSON_IsString(type)) FAIL(AL_EFORMAT, "tokenizer %s: missing 'type'", name);
+  const cJSON *merges = cJSON_GetObjectItemCaseSensitive(o, "merges");
+  const cJSON *words = cJSON_GetObjectItemCaseSensitive(o, "words");
+  if (strcmp(type->valuestring, "bpe") == 0) {
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(o, "pretokenizer");
+    if (!cJSON_IsString(pt) || strcmp(pt->valuestring, "gpt2-bytes") != 0)
+      FAIL(AL_EFORMAT, "tokenizer %s: 'pretokenizer' must be \"gpt2-bytes\"", name);
+    if (words) FAIL(AL_EFORMAT, "tokenizer %s: a bpe tokenizer has no 'words'", name);
+    if (!merges) FAIL(AL_EFORMAT, "tokenizer %s: no merges (field 'merges' missing)", name);
+    if (!cJSON_IsArray(merges)) FAIL(AL_EFORMAT, "tokenizer %s: 'merges' must be an array", name);
+    t = al__tok_new(AL_TOK_BPE);
+    if (!t) FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+    for (int b = 0; b < 256; b++) {
+      char c = (char)b;
+      if (al__tok_push(t, &c, 1, 0) < 0) FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+    }
+    int k = 0;
+    for (const cJSON *m = merges->child; m; m = m->next, k++) {
+      int a, b;
+      if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) != 2)
+        FAIL(AL_EFORMAT, "tokenizer %s: merge %d is not a pair [a, b] of token ids", name, k);
+      if (!json_int(m->child, -1e15, 1e15, &a) || !json_int(m->child->next, -1e15, 1e15, &b))
+        FAIL(AL_EFORMAT, "tokenizer %s: merge %d: token ids must be integers", name, k);
+      if (a < 0 || a >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %d", name, k, a);
+      if (b < 0 || b >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %d", name, k, b);
+      if (al__u64map_get(&t->rank, (uint64_t)a << 32 | (uint64_t)b))
+        FAIL(AL_EFORMAT, "tokenizer %s: duplicate merge %d (%d, %d)", name, k, a, b);
+      if (al__bpe_add_merge(t, a, b) < 0) FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+    }
+    if (k == 0 && cJSON_GetArraySize(merges) != 0)
+      FAIL(AL_EFORMAT, "tokenizer %s: no merges could be read", name);
+  } else if (strcmp(type->valuestring, "words") == 0) {
+    if (merges) FAIL(AL_EFORMAT, "tokenizer %s: a words tokenizer has no 'merges'", name);
+    if (cJSON_GetObjectItemCaseSensitive(o, "pretokenizer"))
+      FAIL(AL_EFORMAT, "tokenizer %s: a words tokenizer has no 'pretokenizer'", name);
+    if (!cJSON_IsArray(words)) FAIL(AL_EFORMAT, "tokenizer %s: 'words' must be an array", name);
+    t = al__tok_new(AL_TOK_WORDS);
+    if (!t) FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+    int k = 0;
+    for (const cJSON *w = words->child; w; w = w->next, k++) {
+      if (!cJSON_IsString(w)) FAIL(AL_EFORMAT, "tokenizer %s: word %d is not a string", name, k);
+      char where[64];
+      snprintf(where, sizeof where, "word %d", k);
+      if (check_word(w->valuestring, where) != AL_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", al_errmsg());
+        FAIL(AL_EFORMAT, "tokenizer %s: %s", name, why);
+      }
+      if (al__strmap_find(t, w->valuestring, strlen(w->valuestring)) >= 0)
+        FAIL(AL_EFORMAT, "tokenizer %s: duplicate token '%s'", name, w->valuestring);
+      if (al__tok_push(t, w->valuestring, strlen(w->valuestring), 0) < 0)
+        FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+    }
+  } else {
+    FAIL(AL_EFORMAT, "tokenizer %s: unknown type '%s' (expected bpe or words)", name,
+         type->valuestring);
+  }
+  t->nbase = t->n;
+  const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "specials");
+  if (sp && !cJSON_IsArray(sp)) FAIL(AL_EFORMAT, "tokenizer %s: 'specials' must be an array", name);
+  int k = 0;
+  for (const cJSON *c = sp ? sp->child : NULL; c; c = c->next, k++) {
+    if (!cJSON_IsString(c) || !*c->valuestring)
+      FAIL(AL_EFORMAT, "tokenizer %s: special %d must be a non-empty string", name, k);
+    if (al__strmap_find(t, c->valuestring, strlen(c->valuestring)) >= 0)
+      FAIL(AL_EFORMAT, "tokenizer %s: duplicate token '%s'", name, c->valuestring);
+    if (al__tok_push(t, c->valuestring, strlen(c->valuestring), 1) < 0)
+      FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);
+  }
+  if ((st = role_from_json(t, o, "bos", &t->bos, name)) != AL_OK) goto cleanup;
+  if ((st = role_from_json(t, o, "eos", &t->eos, name)) != AL_OK) goto cleanup;
+  if ((st = role_from_json(t, o, "pad", &t->pad, name)) != AL_OK) goto cleanup;
+  if ((st = role_from_json(t, o, "unk", &t->unk, name)) != AL_OK) goto cleanup;
+  if (t->kind == AL_TOK_BPE && t->unk >= 0)
+    FAIL(AL_EFORMAT, "tokenizer %s: a bpe tokenizer has no unk (every byte is a token)", name);
+  *out = t;
+  t = NULL;
+cleanup:
+  al_tok_free(t);
+  cJSON_Delete(o);
+  free(buf);
+  return st;
+}
+
+al_status al_tok_load(al_tok **out, const char *path) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return al_seterr(AL_EIO, "tokenizer %s: cannot open: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      char *b = realloc(buf, cap);
+      if (!b) {
+        free(buf);
+        fclose(f);
+        return al_seterr(AL_ENOMEM, "tokenizer %s: out of memory", path);
+      }
+      buf = b;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    free(buf);
+    return al_seterr(AL_EIO, "tokenizer %s: read error", path);
+  }
+  al_status s = al_tok_from_json(out, buf, n, path);
+  free(buf);
+  return s;
+}
+
+// ---- Hugging Face export ----
+
+// GPT-2's bytes_to_unicode: printable bytes map to themselves, the other 68 to U+0100 upward.
+static int byte_to_cp(int b) {
+  if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return b;
+  int k = 0;
+  for (int c = 0; c < b; c++)
+    if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) k++;
+  return 256 + k;
+}
+
+static char *hf_string(const char *s, int n) {
+  char *o = malloc((size_t)n * 2 + 1);
+  if (!o) return NULL;
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    int cp = byte_to_cp((unsigned char)s[i]);
+    if (cp < 0x80) {
+      o[k++] = (char)cp;
+    } else {
+      o[k++] = (char)(0xC0 | (cp >> 6));
+      o[k++] = (char)(0x80 | (cp & 0x3F));
+    }
+  }
+  o[k] = '\0';
+  return o;
+}
+
+al_status al_tok_export_hf(const al_tok *t, const char *path) {
+  al_status st = AL_OK;
+  char *js = NULL;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return al_seterr(AL_ENOMEM, "export_hf: out of memory");
+  cJSON_AddStringToObject(o, "version", "1.0");
+  cJSON_AddNullToObject(o, "truncation");
+  cJSON_AddNullToObject(o, "padding");
+  cJSON *added = cJSON_AddArrayToObject(o, "added_tokens");
+  for (int id = t->nbase; id < t->n; id++) {
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddNumberToObject(a, "id", id);
+    cJSON_AddStringToObject(a, "content", t->str[id]);
+    cJSON_AddBoolToObject(a, "single_word", 0);
+    cJSON_AddBoolToObject(a, "lstrip", 0);
+    cJSON_AddBoolToObject(a, "rstrip", 0);
+    cJSON_AddBoolToObject(a, "normalized", 0);
+    cJSON_AddBoolToObject(a, "special", 1);
+    cJSON_AddItemToArray(added, a);
+  }
+  cJSON_AddNullToObject(o, "normalizer");
+  cJSON *model = cJSON_CreateObject();
+  cJSON *vocab = cJSON_CreateObject();
+  if (t->kind == AL_TOK_BPE) {
+    cJSON *pre = cJSON_AddObjectToObject(o, "pre_tokenizer");
+    cJSON_AddStringToObject(pre, "type", "ByteLevel");
+    cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
+    cJSON_AddBoolToObject(pre, "trim_offsets", 1);
+    cJSON_AddBoolToObject(pre, "use_regex", 1);
+    cJSON_AddNullToObject(o, "post_processor");
+    cJSON *dec = cJSON_AddObjectToObject(o, "decoder");
+    cJSON_AddStringToObject(dec, "type", "ByteLevel");
+    cJSON_AddBoolToObject(dec, "add_prefix_space", 1);
+    cJSON_AddBoolToObject(dec, "trim_offsets", 1);
+    cJSON_AddBoolToObject(dec, "use_regex", 1);
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON_AddNullToObject(model, "dropout");
+    cJSON_AddNullToObject(model, "unk_token");
+    cJSON_AddNullToObject(model, "continuing_subword_prefix");
+    cJSON_AddNullToObject(model, "end_of_word_suffix");
+    cJSON_AddBoolToObject(model, "fuse_unk", 0);
+    cJSON_AddBoolToObject(model, "byte_fallback", 0);
+    cJSON_AddItemToObject(model, "vocab", vocab);
+    for (int id = 0; id < t->nbase; id++) {
+      char *k = hf_string(t->str[id], t->len[id]);
+      if (!k) FAIL(AL_ENOMEM, "export_hf: out of memory");
+      cJSON_AddItemToObject(vocab, k, cJSON_CreateNumber(id));
+      free(k);
+    }
+    cJSON *merges = cJSON_AddArrayToObject(model, "merges");
+    for (int m = 0; m < t->nmerges; m++) {
+      int a = t->merges[m][0], b = t->merges[m][1];
+      char *x = hf_string(t->str[a], t->len[a]), *y = hf_string(t->str[b], t->len[b]);
+      char *line = (x && y) ? malloc(strlen(x) + strlen(y) + 2) : NULL;
+      if (line) sprintf(line, "%s %s", x, y);
+      free(x);
+      free(y);
+      if (!line) FAIL(AL_ENOMEM, "export_hf: out of memory");
+      cJSON_AddItemToArray(merges, cJSON_CreateString(line));
+      free(line);
+    }
+  } else {
+    cJSON *pre = cJSON_AddObjectToObject(o, "pre_tokenizer");
+    cJSON_AddStringToObject(pre, "type", "WhitespaceSplit");
+    cJSON_AddNullToObject(o, "post_processor");
+    cJSON_AddNullToObject(o, "decoder");
+    cJSON_AddStringToObject(model, "type", "WordLevel");
+    cJSON_AddItemToObject(model, "vocab", vocab);
+    for (int id = 0; id < t->n; id++) cJSON_AddNumberToObject(vocab, t->str[id], id);
+    if (t->unk >= 0) cJSON_AddStringToObject(model, "unk_token", t->str[t->unk]);
+    else cJSON_AddNullToObject(model, "unk_token");
+  }
+  cJSON_AddItemToObject(o, "model", model);
+  js = cJSON_Print(o);
+  if (!js) FAIL(AL_ENOMEM, "export_hf: out of memory");
+  st = write_atomic(path, js, strlen(js), "export_hf");
+cleanup:
+  if (!cJSON_GetObjectItem(o, "model")) cJSON_Delete(model); // not yet attached
+  free(js);
+  cJSON_Delete(o);
+  return st;
+}

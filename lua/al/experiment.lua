@@ -1,0 +1,92 @@
+-- alignlab: the frame every experiments/NAME.lua script uses. It merges the script's defaults with
+-- its smoke budget (when run with --smoke or ALIGNLAB_SMOKE=1) and with key=value overrides from
+-- the command line, knows where outputs go, and writes OUT/NAME.json with the config, seeds,
+-- per-seed metrics, the numbers the claim is judged on, the verdict, wall time and git revision.
+-- It never decides a verdict: the script computes it from its numbers by a rule it states.
+local util = require "al.util"
+local core = require "al.core"
+
+local Experiment = {}
+Experiment.__index = Experiment
+
+local VERDICTS = { ["reproduced"] = true, ["not reproduced"] = true, ["partly"] = true,
+                   ["inconclusive"] = true }
+
+local function is_smoke(argv)
+  local e = os.getenv("ALIGNLAB_SMOKE")
+  if e and e ~= "" and e ~= "0" then return true end
+  for _, a in ipairs(argv or {}) do
+    if a == "--smoke" then return true end
+  end
+  return false
+end
+
+-- path of an output file of this experiment: OUT/NAME.ext (ext without dot), or OUT/NAME-tag.ext
+function Experiment:file(ext, tag)
+  return string.format("%s/%s%s%s", self.out, self.name, tag and ("-" .. tag) or "", ext and ("." .. ext) or "")
+end
+
+-- Draw a figure into OUT/NAME (svg + png) with al.plot; spec as al.plot's, without `file`.
+function Experiment:plot(spec, tag)
+  local al = require "al"
+  spec = util.copy(spec)
+  spec.file = self:file(nil, tag)
+  return al.plot(spec)
+end
+
+-- Finish: r = { verdict = "reproduced"|"not reproduced"|"partly"|"inconclusive", ours = "one line
+-- with our number(s)", judged = { numbers the verdict rests on }, per_seed = {...}, data = {...},
+-- notes = "what was tried/changed" }. Writes OUT/NAME.json and prints the verdict line.
+function Experiment:finish(r)
+  local o = util.opts("experiment:finish", r, {
+    verdict = util.REQUIRED, ours = util.REQUIRED, judged = {}, per_seed = {}, data = {},
+    notes = "", rule = "",
+  })
+  if not VERDICTS[o.verdict] then
+    error("experiment:finish: verdict must be reproduced, not reproduced, partly or inconclusive", 2)
+  end
+  local al = require "al"
+  local t1 = core.time and core.time() or os.clock()
+  local rec = {
+    name = self.name, paper = self.paper, claim = self.claim, paper_number = self.paper_number,
+    rule = o.rule, smoke = self.smoke, config = self.cfg, seeds = self.cfg.seeds,
+    per_seed = o.per_seed, judged = o.judged, data = o.data, verdict = o.verdict, ours = o.ours,
+    notes = o.notes, wall_seconds = t1 - self.t0, git_revision = util.git_rev(),
+    threads = core.nthreads and core.nthreads() or nil, version = al.version,
+  }
+  al.json.write(self:file("json"), rec)
+  print(string.format("%s: %s -- %s", self.name, o.verdict, o.ours))
+  return rec
+end
+
+-- al.experiment{ name=, paper=, claim=, paper_number=, defaults={...}, smoke={...} [, arg=] }
+return function(spec)
+  local s = util.opts("al.experiment", spec, {
+    name = util.REQUIRED, paper = util.REQUIRED, claim = util.REQUIRED, paper_number = "",
+    defaults = {}, smoke = {}, arg = util.ANY,
+  })
+  local argv = s.arg or _G.arg or {}
+  local self = setmetatable({}, Experiment)
+  self.name, self.paper, self.claim, self.paper_number = s.name, s.paper, s.claim, s.paper_number
+  self.smoke = is_smoke(argv)
+  local base = util.copy(s.defaults, true)
+  if self.smoke then
+    for k, v in pairs(s.smoke) do
+      if base[k] == nil then error("al.experiment: smoke key '" .. k .. "' is not in defaults", 2) end
+      base[k] = v
+    end
+  end
+  local rest = {}
+  for _, a in ipairs(argv) do if a ~= "--smoke" then rest[#rest + 1] = a end end
+  local al = require "al"
+  self.cfg = al.args(base, rest)
+  local out = os.getenv("ALIGNLAB_OUT")
+  if not out or out == "" then
+    out = self.smoke and (util.root() .. "/build/smoke") or (util.root() .. "/figures")
+  end
+  util.mkdir_p(out)
+  self.out = out
+  self.t0 = core.time and core.time() or os.clock()
+  io.stderr:write(string.format("[%s] %s%s\n", self.name, self.claim, self.smoke and " (smoke)" or ""))
+  return self
+end

@@ -1,0 +1,36 @@
+-- alignlab: the trainers' view of the C objectives (al.core.obj, core/al_obj.h). Thin on
+-- purpose: the numerics and their gradients live in C; this file only names arguments the way
+-- the trainers use them.
+local core = require "al.core"
+local obj = core.obj
+
+local M = {}
+
+-- Bradley-Terry: { chosen, rejected, margin, label, center } -> { loss, accuracy, d_chosen, d_rejected }
+function M.bt(a) return obj.bt_loss(a) end
+
+-- DPO family: see al.core.obj.dpo_loss
+function M.dpo(a)
+  local t = {}
+  for k, v in pairs(a) do t[k] = v end
+  if t.loss ~= "simpo" then t.len_chosen, t.len_rejected = nil, nil end
+  if t.loss ~= "simpo" then t.gamma = nil end
+  return obj.dpo_loss(t)
+end
+
+function M.ppo_policy(a) return obj.ppo_policy_loss(a) end
+function M.value_loss(a) return obj.ppo_value_loss(a) end
+function M.gae(a) return obj.gae(a) end
+function M.whiten(x, shift_mean) return obj.whiten(x, { shift_mean = shift_mean ~= false }) end
+M.whiten_rows = M.whiten
+function M.explained_variance(values, returns) return obj.explained_variance(values, returns) end
+function M.kl_controller(a) return obj.kl_controller(a) end
+function M.bon_kl(n) return obj.bon_kl(n) end
+
+-- group-relative advantages of GRPO (kind = "grpo") or RLOO (kind = "rloo")
+function M.group_advantages(a)
+  if a.kind == "rloo" then return obj.rloo_advantages{ rewards = a.rewards, group = a.group } end
+  return obj.grpo_advantages{ rewards = a.rewards, group = a.group }
+end
+
+return M

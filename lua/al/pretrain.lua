@@ -1,0 +1,7 @@
+-- al.pretrain(model, data, opts): next-token pretraining on every token of every sequence.
+-- data: a list of token arrays, strings (with opts.tok or data.tok), records with `text` or
+-- `tokens`, or a dataset. Returns the model (trained in place) and the per-step metrics.
+local lm = require "al.lm"
+return function(model, data, opts)
+  return lm.train("al.pretrain", model, data, opts, false)
+end
