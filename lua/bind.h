@@ -11,6 +11,7 @@
 
 #include "al_base.h"
 #include "al_gpt.h"
+#include "al_tok.h"
 
 // userdata "al.GPT": owns the model (m may be NULL after close)
 typedef struct {
@@ -39,6 +40,11 @@ int *al_lua_toints(lua_State *L, int idx, const char *what, int *n);
 // Push a Lua array from floats / ints.
 void al_lua_pushfloats(lua_State *L, const float *x, int n);
 void al_lua_pushints(lua_State *L, const int *x, int n);
+
+// The tokenizer at stack index idx (userdata "al.Tokenizer", l_tok.c), and pushing a new one
+// (takes ownership).
+al_tok *al_lua_checktok(lua_State *L, int idx);
+void al_lua_pushtok(lua_State *L, al_tok *t);
 
 // 1 when the user pressed Ctrl-C since the last check (the check clears it). Long C loops poll it
 // and return AL_EINTR; Lua loops see an "interrupted" error from the hook.

@@ -2,273 +2,381 @@
 // primitive every Lua trainer (pretrain, SFT, RM, DPO, PPO, GRPO) is built on.
 //
 //   res = m:forward(seqs [, { start = P | {P_1..P_B}, mask = {{...}}, values = bool,
-//                             entropy = bool, logp = bool }])
+//                             entropy = bool, logp = bool, last = bool, per_token = bool }])
 //     seqs: list of B token arrays (0-based ids), ragged; sequence b is x_0 .. x_{n_b - 1}.
 //     A token x_i (i >= 1) is "scored" when i >= start (default 1: all) and, if given,
-//     mask[b][i+1] ~= 0 (mask has one entry per token, Lua index i+1 for x_i).
+//     mask[b][i+1] ~= 0 (mask has one entry per token, Lua index i+1 for x_i; false or an
+//     absent row means no mask for that sequence).
 //     res.logp[b][i]    = log p(x_i | x_<i) for i = 1 .. n_b - 1 (0 where not scored)
 //     res.sum[b]        = sum of scored log-probs; res.count[b] = number of scored tokens
 //     res.entropy[b][i] = entropy of p(. | x_<i), i = 1 .. n_b - 1        (entropy = true)
 //     res.values[b][j]  = scalar head after reading x_{j-1}, j = 1 .. n_b  (values = true)
-//   m:backward{ dlogp = {{...}} | dsum = {...}, dvalues = {{...}} }
+//     res.last[b]       = scalar head at the last token x_{n_b - 1}        (last = true)
+//   per_token = false skips the per-token tables (logp, entropy, values): only sum, count and
+//   last come back, which is all pretraining, SFT, DPO and reward models need.
+//   res.last is THE reward rule of alignlab: a sequence's reward (or value) is the scalar head
+//   read at its last token; sequences are ragged, never padded, so "last" needs no pad id.
+//
+//   m:backward{ dlogp = {{...}} | dsum = {...}, dvalues = {{...}} | dlast = {...} }
 //     accumulates the gradient of a loss given d loss / d res.logp (same shape), or
-//     d loss / d res.sum (spread over the scored tokens), and d loss / d res.values.
-//     Call m:zero_grad() first; the last forward must be of this model.
+//     d loss / d res.sum (spread over the scored tokens), and d loss / d res.values or
+//     d loss / d res.last. Call m:zero_grad() first; the last forward must be of this model.
+//
+//   kl, rows = m:kl_to(ref [, { per_token = bool }])
+//     exact KL(m || ref) between the two models' next-token distributions, summed over the
+//     scored positions of each sequence: both models' last forwards must have been on the same
+//     sequences with the same start/mask (checked). kl[b] is that sum; rows[b][i] the per-position
+//     KL (per_token = true). Computed in double from the logits, so it is 0 exactly for a copy.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bind.h"
 
-typedef struct {
-  int B, T;
-  int *tokens, *targets, *len;
-  float *buf;
-} fwd_scratch;
-
-static void scratch_free(fwd_scratch *s) {
-  free(s->tokens);
-  free(s->targets);
-  free(s->len);
-  free(s->buf);
+// Lua-owned scratch: freed by the collector even when an error unwinds past it.
+static void *scratch(lua_State *L, size_t n) {
+  void *p = lua_newuserdatauv(L, n ? n : 1, 0);
+  memset(p, 0, n ? n : 1);
+  return p;
 }
 
 static int seq_len(lua_State *L, int seqs, int b) {
-  lua_geti(L, seqs, b + 1);
-  if (!lua_istable(L, -1)) {
-    lua_pop(L, 1);
-    return -1;
-  }
-  int n = (int)luaL_len(L, -1);
+  int n = -1;
+  if (lua_rawgeti(L, seqs, b + 1) == LUA_TTABLE) n = (int)lua_rawlen(L, -1);
   lua_pop(L, 1);
   return n;
 }
 
+static void push_rows(lua_State *L, const float *x, const int *len, int B, int T, int shift) {
+  lua_createtable(L, B, 0);
+  for (int b = 0; b < B; b++) {
+    al_lua_pushfloats(L, x + (size_t)b * T, len[b] + shift);
+    lua_rawseti(L, -2, b + 1);
+  }
+}
+
+static void keep_lens(lua_State *L, int idx, const al_gpt *m, const int *len);
+
 static int l_forward(lua_State *L) {
+  lua_settop(L, 3); // fixed slots: scratch goes above
   al_gpt *m = al_lua_checkgpt(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  static const char *const known[] = {"start", "mask", "values", "entropy", "logp", NULL};
+  static const char *const known[] = {"start", "mask", "values", "entropy", "logp", "last",
+                                      "per_token", NULL};
   al_lua_checkopts(L, 3, "forward", known);
   int want_values = al_lua_optbool(L, 3, "values", 0);
+  int want_last = al_lua_optbool(L, 3, "last", 0);
   int want_ent = al_lua_optbool(L, 3, "entropy", 0);
   int want_logp = al_lua_optbool(L, 3, "logp", m->cfg.lm);
-  if (want_values && !m->cfg.scalar) return luaL_error(L, "forward: values requested but the model has no scalar head");
+  int per_token = al_lua_optbool(L, 3, "per_token", 1);
+  if ((want_values || want_last) && !m->cfg.scalar)
+    return luaL_error(L, "forward: values requested but the model has no scalar head");
   if ((want_logp || want_ent) && !m->cfg.lm) return luaL_error(L, "forward: model has no LM head (lm = false)");
-  int B = (int)luaL_len(L, 2);
+  int B = (int)lua_rawlen(L, 2);
   if (B < 1) return luaL_error(L, "forward: empty batch");
-  fwd_scratch s = {0};
-  s.len = calloc((size_t)B, sizeof(int));
-  if (!s.len) return luaL_error(L, "forward: out of memory");
+  int *len = scratch(L, (size_t)B * sizeof(int));
   int T = 0;
   for (int b = 0; b < B; b++) {
     int n = seq_len(L, 2, b);
-    if (n < 1) {
-      scratch_free(&s);
-      return luaL_error(L, "forward: sequence %d is %s", b + 1, n < 0 ? "not a table" : "empty");
-    }
-    s.len[b] = n;
+    if (n < 1) return luaL_error(L, "forward: sequence %d is %s", b + 1, n < 0 ? "not a table" : "empty");
+    len[b] = n;
     if (n > T) T = n;
   }
-  if (T > m->cfg.maxT) {
-    scratch_free(&s);
+  if (T > m->cfg.maxT)
     return luaL_error(L, "forward: sequence of %d tokens exceeds the model's context %d", T, m->cfg.maxT);
-  }
-  s.B = B;
-  s.T = T;
-  s.tokens = calloc((size_t)B * T, sizeof(int));
-  s.targets = malloc((size_t)B * T * sizeof(int));
-  s.buf = calloc((size_t)B * T, sizeof(float));
-  if (!s.tokens || !s.targets || !s.buf) {
-    scratch_free(&s);
-    return luaL_error(L, "forward: out of memory");
-  }
-  // start: a number or a per-sequence list
+  int *tokens = scratch(L, (size_t)B * T * sizeof(int));
+  int *targets = scratch(L, (size_t)B * T * sizeof(int));
+  float *buf = scratch(L, (size_t)B * T * sizeof(float));
+  // start: a number or a per-sequence list; mask: a list of per-token arrays
+  int istart = lua_gettop(L) + 1, imask = istart + 1;
   int start_type = LUA_TNIL;
   if (lua_istable(L, 3)) {
-    lua_getfield(L, 3, "start");
-    start_type = lua_type(L, -1);
-    if (start_type != LUA_TNIL && start_type != LUA_TNUMBER && start_type != LUA_TTABLE) {
-      scratch_free(&s);
+    start_type = lua_getfield(L, 3, "start");
+    if (start_type != LUA_TNIL && start_type != LUA_TNUMBER && start_type != LUA_TTABLE)
       return luaL_error(L, "forward: option 'start' must be a number or a list");
-    }
-    lua_getfield(L, 3, "mask");
-    if (!lua_isnil(L, -1) && !lua_istable(L, -1)) {
-      scratch_free(&s);
-      return luaL_error(L, "forward: option 'mask' must be a list of arrays");
-    }
+    int mt = lua_getfield(L, 3, "mask");
+    if (mt != LUA_TNIL && mt != LUA_TTABLE) return luaL_error(L, "forward: option 'mask' must be a list of arrays");
   } else {
     lua_pushnil(L);
     lua_pushnil(L);
   }
-  int istart = lua_gettop(L) - 1, imask = lua_gettop(L);
   for (int b = 0; b < B; b++) {
-    int n = s.len[b];
-    lua_geti(L, 2, b + 1);
+    int n = len[b];
+    lua_rawgeti(L, 2, b + 1);
+    int *row = tokens + (size_t)b * T;
     for (int i = 0; i < n; i++) {
-      lua_geti(L, -1, i + 1);
+      lua_rawgeti(L, -1, i + 1);
       int isnum;
       lua_Integer id = lua_tointegerx(L, -1, &isnum);
       lua_pop(L, 1);
-      if (!isnum || id < 0 || id >= m->cfg.V) {
-        scratch_free(&s);
+      if (!isnum || id < 0 || id >= m->cfg.V)
         return luaL_error(L, "forward: sequence %d token %d is %s (vocabulary %d)", b + 1, i + 1,
                           isnum ? "out of range" : "not an integer", m->cfg.V);
-      }
-      s.tokens[b * T + i] = (int)id;
+      row[i] = (int)id;
     }
     lua_pop(L, 1);
     int start = 1;
     if (start_type == LUA_TNUMBER) {
       start = (int)lua_tointeger(L, istart);
     } else if (start_type == LUA_TTABLE) {
-      lua_geti(L, istart, b + 1);
+      lua_rawgeti(L, istart, b + 1);
       start = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 1;
       lua_pop(L, 1);
     }
     if (start < 1) start = 1;
     int has_mask = 0;
     if (lua_istable(L, imask)) {
-      lua_geti(L, imask, b + 1);
+      lua_rawgeti(L, imask, b + 1);
       has_mask = lua_istable(L, -1);
       if (!has_mask) lua_pop(L, 1);
     }
+    int *tg = targets + (size_t)b * T;
     for (int t = 0; t < T; t++) {
       int i = t + 1; // target token index
       int tgt = -1;
       if (i < n && i >= start) {
-        tgt = s.tokens[b * T + i];
+        tgt = row[i];
         if (has_mask) {
-          lua_geti(L, -1, i + 1);
-          if (lua_tonumber(L, -1) == 0) tgt = -1;
+          lua_rawgeti(L, -1, i + 1);
+          int v = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tonumber(L, -1) != 0;
+          if (!v) tgt = -1;
           lua_pop(L, 1);
         }
       }
-      s.targets[b * T + t] = tgt;
+      tg[t] = tgt;
     }
     if (has_mask) lua_pop(L, 1);
   }
-  lua_pop(L, 2);
-  al_status st = al_gpt_forward(m, s.tokens, B, T);
-  if (st == AL_OK && (want_logp || want_ent)) st = al_gpt_logprobs(m, s.targets, s.buf);
-  if (st != AL_OK) {
-    scratch_free(&s);
-    return al_lua_fail(L);
-  }
-  lua_createtable(L, 0, 5);
+  al_status st = al_gpt_forward(m, tokens, B, T);
+  if (st == AL_OK && (want_logp || want_ent)) st = al_gpt_logprobs(m, targets, buf);
+  if (st != AL_OK) return al_lua_fail(L);
+  keep_lens(L, 1, m, len);
+  lua_createtable(L, 0, 6);
+  int res = lua_gettop(L);
   if (want_logp) {
-    lua_createtable(L, B, 0); // logp
     lua_createtable(L, B, 0); // sum
     lua_createtable(L, B, 0); // count
     for (int b = 0; b < B; b++) {
-      int n = s.len[b];
       double sum = 0;
       int cnt = 0;
-      lua_createtable(L, n - 1, 0);
-      for (int t = 0; t < n - 1; t++) {
-        float v = s.targets[b * T + t] >= 0 ? s.buf[b * T + t] : 0.0f;
-        if (s.targets[b * T + t] >= 0) {
-          sum += v;
-          cnt++;
-        }
-        lua_pushnumber(L, v);
-        lua_rawseti(L, -2, t + 1);
+      for (int t = 0; t < len[b] - 1; t++) {
+        size_t i = (size_t)b * T + t;
+        if (targets[i] >= 0) sum += buf[i], cnt++;
+        else buf[i] = 0.0f;
       }
-      lua_rawseti(L, -4, b + 1);
       lua_pushnumber(L, sum);
       lua_rawseti(L, -3, b + 1);
       lua_pushinteger(L, cnt);
       lua_rawseti(L, -2, b + 1);
     }
-    lua_setfield(L, -4, "count");
-    lua_setfield(L, -3, "sum");
-    lua_setfield(L, -2, "logp");
-  }
-  if (want_ent) {
-    if (al_gpt_entropy(m, s.buf) != AL_OK) {
-      scratch_free(&s);
-      return al_lua_fail(L);
+    lua_setfield(L, res, "count");
+    lua_setfield(L, res, "sum");
+    if (per_token) {
+      push_rows(L, buf, len, B, T, -1);
+      lua_setfield(L, res, "logp");
     }
+  }
+  if (want_ent && per_token) {
+    if (al_gpt_entropy(m, buf) != AL_OK) return al_lua_fail(L);
+    push_rows(L, buf, len, B, T, -1);
+    lua_setfield(L, res, "entropy");
+  }
+  if (want_values && per_token) {
+    push_rows(L, m->a.values, len, B, T, 0);
+    lua_setfield(L, res, "values");
+  }
+  if (want_last) {
     lua_createtable(L, B, 0);
     for (int b = 0; b < B; b++) {
-      al_lua_pushfloats(L, s.buf + (size_t)b * T, s.len[b] - 1);
+      lua_pushnumber(L, (lua_Number)m->a.values[(size_t)b * T + len[b] - 1]);
       lua_rawseti(L, -2, b + 1);
     }
-    lua_setfield(L, -2, "entropy");
+    lua_setfield(L, res, "last");
   }
-  if (want_values) {
-    lua_createtable(L, B, 0);
-    for (int b = 0; b < B; b++) {
-      al_lua_pushfloats(L, m->a.values + (size_t)b * T, s.len[b]);
-      lua_rawseti(L, -2, b + 1);
-    }
-    lua_setfield(L, -2, "values");
-  }
-  scratch_free(&s);
   return 1;
 }
 
-// read a list of B float arrays into dst (B,T): entry j of row b goes to dst[b*T + j + shift]
-static int read_rows(lua_State *L, int idx, const char *what, float *dst, int B, int T, int shift) {
-  if ((int)luaL_len(L, idx) != B) return luaL_error(L, "backward: %s has %d rows, the last forward had %d",
-                                                    what, (int)luaL_len(L, idx), B);
+// Read a list of B float arrays into dst (B,T): entry j of row b goes to dst[b*T + j - 1].
+static void read_rows(lua_State *L, int idx, const char *what, float *dst, int B, int T) {
+  if ((int)lua_rawlen(L, idx) != B)
+    luaL_error(L, "backward: %s has %d rows, the last forward had %d", what, (int)lua_rawlen(L, idx), B);
   for (int b = 0; b < B; b++) {
-    lua_geti(L, idx, b + 1);
-    if (!lua_istable(L, -1)) return luaL_error(L, "backward: %s row %d is not a table", what, b + 1);
-    int n = (int)luaL_len(L, -1);
-    if (n + shift > T) return luaL_error(L, "backward: %s row %d is longer than the sequence", what, b + 1);
+    if (lua_rawgeti(L, idx, b + 1) != LUA_TTABLE) luaL_error(L, "backward: %s row %d is not a table", what, b + 1);
+    int n = (int)lua_rawlen(L, -1);
+    if (n > T) luaL_error(L, "backward: %s row %d is longer than the sequence", what, b + 1);
     for (int j = 0; j < n; j++) {
-      lua_geti(L, -1, j + 1);
-      dst[(size_t)b * T + j + shift] = (float)lua_tonumber(L, -1);
+      lua_rawgeti(L, -1, j + 1);
+      int isnum;
+      double v = lua_tonumberx(L, -1, &isnum);
+      if (!isnum) luaL_error(L, "backward: %s[%d][%d] is not a number", what, b + 1, j + 1);
+      dst[(size_t)b * T + j] = (float)v;
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
   }
-  return 0;
 }
 
+// A list of B numbers at idx into x (B).
+static void read_list(lua_State *L, int idx, const char *what, double *x, int B) {
+  if ((int)lua_rawlen(L, idx) != B)
+    luaL_error(L, "backward: %s has %d entries, the last forward had %d", what, (int)lua_rawlen(L, idx), B);
+  for (int b = 0; b < B; b++) {
+    lua_rawgeti(L, idx, b + 1);
+    int isnum;
+    x[b] = lua_tonumberx(L, -1, &isnum);
+    if (!isnum) luaL_error(L, "backward: %s[%d] is not a number", what, b + 1);
+    lua_pop(L, 1);
+  }
+}
+
+static const int *kept_lens(lua_State *L, int idx, const al_gpt *m);
+
 static int l_backward(lua_State *L) {
+  lua_settop(L, 2);
   al_gpt *m = al_lua_checkgpt(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  static const char *const known[] = {"dlogp", "dsum", "dvalues", NULL};
+  static const char *const known[] = {"dlogp", "dsum", "dvalues", "dlast", NULL};
   al_lua_checkopts(L, 2, "backward", known);
   int B = m->B, T = m->T;
   if (B < 1) return luaL_error(L, "backward: no forward pass to differentiate");
+  if (m->frozen) return luaL_error(L, "backward: the model is frozen");
   float *dlogp = NULL, *dval = NULL;
   lua_getfield(L, 2, "dlogp");
   lua_getfield(L, 2, "dsum");
   lua_getfield(L, 2, "dvalues");
-  int idl = lua_gettop(L) - 2, ids = lua_gettop(L) - 1, idv = lua_gettop(L);
+  lua_getfield(L, 2, "dlast");
+  int idl = 3, ids = 4, idv = 5, idz = 6;
   if (!lua_isnil(L, idl) && !lua_isnil(L, ids)) return luaL_error(L, "backward: give dlogp or dsum, not both");
+  if (!lua_isnil(L, idv) && !lua_isnil(L, idz)) return luaL_error(L, "backward: give dvalues or dlast, not both");
   if (!lua_isnil(L, idl) || !lua_isnil(L, ids)) {
     if (!m->have_logprobs) return luaL_error(L, "backward: the last forward computed no log-probs");
-    // a Lua error inside read_rows would leak a malloc'd buffer: use a userdata as scratch
-    dlogp = lua_newuserdatauv(L, (size_t)B * T * sizeof(float), 0);
-    memset(dlogp, 0, (size_t)B * T * sizeof(float));
+    dlogp = scratch(L, (size_t)B * T * sizeof(float));
     if (!lua_isnil(L, idl)) {
       luaL_checktype(L, idl, LUA_TTABLE);
-      read_rows(L, idl, "dlogp", dlogp, B, T, 0);
+      read_rows(L, idl, "dlogp", dlogp, B, T);
     } else {
       luaL_checktype(L, ids, LUA_TTABLE);
-      if ((int)luaL_len(L, ids) != B) return luaL_error(L, "backward: dsum has %d entries, the last forward had %d",
-                                                        (int)luaL_len(L, ids), B);
-      for (int b = 0; b < B; b++) {
-        lua_geti(L, ids, b + 1);
-        float d = (float)lua_tonumber(L, -1);
-        lua_pop(L, 1);
+      double *d = scratch(L, (size_t)B * sizeof(double));
+      read_list(L, ids, "dsum", d, B);
+      for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
-          if (m->targets[(size_t)b * T + t] >= 0) dlogp[(size_t)b * T + t] = d;
-      }
+          if (m->targets[(size_t)b * T + t] >= 0) dlogp[(size_t)b * T + t] = (float)d[b];
     }
   }
-  if (!lua_isnil(L, idv)) {
+  if (!lua_isnil(L, idv) || !lua_isnil(L, idz)) {
     if (!m->cfg.scalar) return luaL_error(L, "backward: dvalues given but the model has no scalar head");
-    luaL_checktype(L, idv, LUA_TTABLE);
-    dval = lua_newuserdatauv(L, (size_t)B * T * sizeof(float), 0);
-    memset(dval, 0, (size_t)B * T * sizeof(float));
-    read_rows(L, idv, "dvalues", dval, B, T, 0);
+    dval = scratch(L, (size_t)B * T * sizeof(float));
+    if (!lua_isnil(L, idv)) {
+      luaL_checktype(L, idv, LUA_TTABLE);
+      read_rows(L, idv, "dvalues", dval, B, T);
+    } else {
+      luaL_checktype(L, idz, LUA_TTABLE);
+      // the lengths of the last forward's sequences, kept by forward in the registry
+      const int *len = kept_lens(L, 1, m);
+      if (!len) return luaL_error(L, "backward: dlast needs the last forward of this model to be m:forward");
+      double *d = scratch(L, (size_t)B * sizeof(double));
+      read_list(L, idz, "dlast", d, B);
+      for (int b = 0; b < B; b++) dval[(size_t)b * T + len[b] - 1] = (float)d[b];
+    }
   }
-  if (!dlogp && !dval) return luaL_error(L, "backward: nothing to backpropagate (give dlogp, dsum or dvalues)");
+  if (!dlogp && !dval) return luaL_error(L, "backward: nothing to backpropagate (give dlogp, dsum, dvalues or dlast)");
   if (al_gpt_backward(m, dlogp, dval) != AL_OK) return al_lua_fail(L);
   return 0;
+}
+
+// The lengths of the sequences of a model's last m:forward, for backward's dlast and kl_to. They
+// live in a weak-keyed registry table (model userdata -> record of B, T, len (B), tokens (B,T)),
+// and are trusted only while the model's last forward is still that one (same B, T, tokens):
+// m:logits, m:train_step or scoring in between make them stale, and then they are refused.
+#define LENS_KEY "al.train.lens"
+
+static void keep_lens(lua_State *L, int idx, const al_gpt *m, const int *len) {
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LENS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LENS_KEY);
+  }
+  size_t BT = (size_t)m->B * m->T;
+  int *rec = lua_newuserdatauv(L, (2 + (size_t)m->B + BT) * sizeof(int), 0);
+  rec[0] = m->B, rec[1] = m->T;
+  memcpy(rec + 2, len, (size_t)m->B * sizeof(int));
+  memcpy(rec + 2 + m->B, m->tokens, BT * sizeof(int));
+  lua_pushvalue(L, idx);
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+// The kept lengths of the model at idx (NULL when stale or absent); pushes one value.
+static const int *kept_lens(lua_State *L, int idx, const al_gpt *m) {
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LENS_KEY) != LUA_TTABLE) return NULL;
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+  const int *rec = lua_touserdata(L, -1);
+  if (!rec || rec[0] != m->B || rec[1] != m->T ||
+      memcmp(rec + 2 + m->B, m->tokens, (size_t)m->B * m->T * sizeof(int)) != 0)
+    return NULL;
+  return rec + 2;
+}
+
+// log-softmax of one logits row (V) into out, in double
+static void log_softmax(double *out, const float *z, int V) {
+  double mx = z[0];
+  for (int v = 1; v < V; v++)
+    if (z[v] > mx) mx = z[v];
+  double s = 0;
+  for (int v = 0; v < V; v++) s += exp((double)z[v] - mx);
+  double lse = mx + log(s);
+  for (int v = 0; v < V; v++) out[v] = (double)z[v] - lse;
+}
+
+static int l_kl_to(lua_State *L) {
+  static const char *const known[] = {"per_token", NULL};
+  lua_settop(L, 3);
+  al_gpt *p = al_lua_checkgpt(L, 1), *q = al_lua_checkgpt(L, 2);
+  al_lua_checkopts(L, 3, "kl_to", known);
+  int per_token = al_lua_optbool(L, 3, "per_token", 0);
+  if (!p->cfg.lm || !q->cfg.lm) return luaL_error(L, "kl_to: both models need the lm head");
+  if (p->cfg.V != q->cfg.V) return luaL_error(L, "kl_to: vocabularies differ (%d vs %d)", p->cfg.V, q->cfg.V);
+  int B = p->B, T = p->T, V = p->cfg.V;
+  if (B < 1 || !p->have_logprobs || !q->have_logprobs)
+    return luaL_error(L, "kl_to: run m:forward on both models first (with log-probs)");
+  if (q->B != B || q->T != T || memcmp(p->tokens, q->tokens, (size_t)B * T * sizeof(int)) != 0 ||
+      memcmp(p->targets, q->targets, (size_t)B * T * sizeof(int)) != 0)
+    return luaL_error(L, "kl_to: the two models' last forwards were on different sequences");
+  const int *len = kept_lens(L, 1, p);
+  if (!len) return luaL_error(L, "kl_to: the last forward of the model was not m:forward");
+  double *lp = scratch(L, (size_t)V * sizeof(double)), *lq = scratch(L, (size_t)V * sizeof(double));
+  float *rows = scratch(L, (size_t)B * T * sizeof(float));
+  lua_createtable(L, B, 0);
+  int out = lua_gettop(L);
+  for (int b = 0; b < B; b++) {
+    double s = 0;
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      if (p->targets[i] < 0) continue;
+      log_softmax(lp, p->a.logits + i * V, V);
+      log_softmax(lq, q->a.logits + i * V, V);
+      double k = 0;
+      for (int v = 0; v < V; v++) k += exp(lp[v]) * (lp[v] - lq[v]);
+      if (k < 0) k = 0; // rounding: KL >= 0
+      rows[i] = (float)k;
+      s += k;
+    }
+    lua_pushnumber(L, s);
+    lua_rawseti(L, out, b + 1);
+  }
+  if (!per_token) return 1;
+  push_rows(L, rows, len, B, T, -1);
+  return 2;
 }
 
 int al_open_train(lua_State *L) {
@@ -283,6 +391,8 @@ int al_open_train(lua_State *L) {
     lua_setfield(L, -2, "forward");
     lua_pushcfunction(L, l_backward);
     lua_setfield(L, -2, "backward");
+    lua_pushcfunction(L, l_kl_to);
+    lua_setfield(L, -2, "kl_to");
   }
   lua_pop(L, 2);
   return 0;

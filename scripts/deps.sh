@@ -6,10 +6,10 @@ set -eu
 
 PKGS="cmake make gcc pkg-config liblua5.4-dev libopenblas-dev libcjson-dev gnuplot-nox \
 libcriterion-dev libreadline-dev libmd4c-dev libmd4c-html0-dev libjs-katex fortunes-min bible-kjv-text \
-nodejs npm"
+nodejs npm chromium"
 for a in "$@"; do
   case "$a" in
-    --with-test-browser) PKGS="$PKGS chromium" ;;
+    --with-test-browser) ;; # chromium is in the default list (the notebook browser test)
     --with-bench) PKGS="$PKGS python3-torch" ;;
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
   esac

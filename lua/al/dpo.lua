@@ -1,15 +1,19 @@
 -- al.dpo(policy, prefs, opts): Direct Preference Optimization and its family
 -- (papers/dpo.md eq. 7; IPO, hinge, conservative DPO by label smoothing, SimPO-like
--- reference-free). The reference is opts.ref (frozen), or a frozen copy of the policy taken
--- before training; its log-probs are computed once. Log-probs are sums over completion tokens.
--- Logs TRL's metric names: rewards/chosen, rewards/rejected, rewards/margins,
--- rewards/accuracies, logps/chosen, logps/rejected.
+-- reference-free; the losses are al.core.obj.dpo_loss, core/obj_pref.c). The reference is
+-- opts.ref (frozen), or a copy of the policy taken before training; its log-probs are computed
+-- once, before the first step (and again, identically, on resume). Log-probs are sums over
+-- completion tokens. Logged per step with TRL's names: loss, rewards/chosen, rewards/rejected,
+-- rewards/margins, rewards/accuracies, logps/chosen, logps/rejected, plus implicit_kl (mean over
+-- the batch's chosen and rejected of log pi - log pi_ref: the sequence-level KL estimate on the
+-- preference data), lr, grad_norm, epoch.
+-- Resume: call with the same initial policy and data and resume = DIR.
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
 local DEFAULTS = {
-  ref = util.ANY, beta = 0.1, loss = "sigmoid", label_smoothing = 0.0, gamma = 0.0,
+  ref = util.ANY, beta = 0.1, loss = "sigmoid", label_smoothing = util.ANY, gamma = 0.5,
   epochs = 1, steps = 0, batch_size = 16, lr = 1e-4, min_lr = 0.0, warmup = 0.1,
   schedule = "cosine", weight_decay = 0.0, clip = 1.0, seed = 1, log = util.ANY, ckpt = util.ANY,
   save_every = 0, resume = util.ANY, progress = true, tok = util.ANY,
@@ -18,7 +22,7 @@ local LOSSES = { sigmoid = true, ipo = true, hinge = true, cdpo = true, simpo = 
 
 local M = {}
 
--- summed completion log-probs of (prompt, completion) pairs, batched
+-- Summed completion log-probs of (prompt, completion) pairs under model, batched; and the counts.
 function M.logps(model, prompts, completions, bs)
   bs = bs or 64
   local out, lens = {}, {}
@@ -28,7 +32,7 @@ function M.logps(model, prompts, completions, bs)
       seqs[#seqs + 1] = train.concat(prompts[j], completions[j])
       starts[#starts + 1] = #prompts[j]
     end
-    local res = model:forward(seqs, { start = starts })
+    local res = model:forward(seqs, { start = starts, per_token = false })
     for b = 1, #seqs do
       out[#out + 1] = res.sum[b]
       lens[#lens + 1] = res.count[b]
@@ -41,70 +45,83 @@ function M.train(policy, prefs, opts)
   local al = require "al"
   local fname = "al.dpo"
   local o = util.opts(fname, opts, DEFAULTS)
+  train.check_common(fname, o)
   if not LOSSES[o.loss] then
-    error(fname .. ": loss must be sigmoid, ipo, hinge, cdpo or simpo, got '" .. tostring(o.loss) .. "'", 2)
+    error(fname .. ": loss must be sigmoid, ipo, hinge, cdpo or simpo, got '" .. tostring(o.loss) .. "'", 0)
   end
-  local recs = train.pref_records(prefs, o.tok, fname)
-  for _, r in ipairs(recs) do
-    if #r.prompt == 0 then error(fname .. ": a preference has an empty prompt", 2) end
-    if #r.chosen == 0 or #r.rejected == 0 then error(fname .. ": a preference has an empty response", 2) end
+  if not (o.beta > 0) then error(fname .. ": beta must be > 0", 0) end
+  local ls = o.label_smoothing
+  if ls == nil then ls = o.loss == "cdpo" and 0.1 or 0.0 end
+  if type(ls) ~= "number" or ls < 0 or ls > 0.5 then error(fname .. ": label_smoothing must be in [0, 0.5]", 0) end
+  if ls > 0 and (o.loss == "ipo" or o.loss == "hinge") then
+    error(fname .. ": label_smoothing applies to sigmoid, cdpo and simpo only", 0)
   end
+  local recs = train.pref_records(prefs, o.tok, fname, policy)
   local P, C, R = {}, {}, {}
   for i, r in ipairs(recs) do P[i], C[i], R[i] = r.prompt, r.chosen, r.rejected end
+  local steps = o.steps > 0 and o.steps or train.steps_for(#recs, o.batch_size, o.epochs)
+  local bs = math.min(o.batch_size, #recs)
+  -- reference log-probs, once, on the batches of the first epoch (the same batch shapes as the
+  -- training steps of that epoch: sgemm's rounding depends on them, and so the first step of a
+  -- policy equal to its reference has h = 0 exactly and the loss log 2)
   local ref_c, ref_r = {}, {}
   if o.loss ~= "simpo" then
-    local ref = o.ref
-    local own_ref = false
-    if not ref then
-      ref = policy:clone()
-      ref:freeze()
-      own_ref = true
+    local ref = o.ref or policy -- the policy before its first update (read before a resume loads)
+    if not train.is_model(ref) then error(fname .. ": ref must be a model", 0) end
+    local per_epoch = (#recs + bs - 1) // bs
+    for k = 0, per_epoch - 1 do
+      local idx = train.batch_indices(#recs, bs, k, o.seed, recs)
+      local n, seqs, starts = #idx, {}, {}
+      for j, i in ipairs(idx) do
+        seqs[j], seqs[n + j] = train.concat(P[i], C[i]), train.concat(P[i], R[i])
+        starts[j], starts[n + j] = #P[i], #P[i]
+      end
+      local res = ref:forward(seqs, { start = starts, per_token = false })
+      for j, i in ipairs(idx) do ref_c[i], ref_r[i] = res.sum[j], res.sum[n + j] end
     end
-    ref_c = M.logps(ref, P, C)
-    ref_r = M.logps(ref, P, R)
-    if own_ref and ref.free then ref:free() end
   end
-  local steps = o.steps > 0 and o.steps or train.steps_for(#recs, o.batch_size, o.epochs)
   local opt = al.adamw(policy, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip })
-  local bs = math.min(o.batch_size, #recs)
   local hist = train.run{
     name = fname, steps = steps, log = o.log, progress = o.progress, ckpt = o.ckpt,
     save_every = o.save_every, resume = o.resume,
-    save = function(dir, step) train.save_state(dir, step, { model = policy }, { model = opt }) end,
-    load = function(dir) return (train.load_state(dir, { model = policy }, { model = opt })) end,
-    step = function(step)
-      local idx, epoch = train.batch_indices(#recs, bs, step, o.seed)
+    save = function(dir) train.save_state(dir, { model = policy }, { model = opt }) end,
+    load = function(dir) train.load_state(dir, { model = policy }, { model = opt }) end,
+    show = function(m) return { loss = m.loss, margin = m["rewards/margins"] } end,
+    step = function(step, ctx)
+      local idx, epoch = train.batch_indices(#recs, bs, step, o.seed, recs)
       local n = #idx
-      local seqs, starts = {}, {}
-      local rc, rr = {}, {}
+      local seqs, starts, rc, rr = {}, {}, {}, {}
       for k, i in ipairs(idx) do
         seqs[k] = train.concat(P[i], C[i])
         seqs[n + k] = train.concat(P[i], R[i])
         starts[k], starts[n + k] = #P[i], #P[i]
-        rc[k], rr[k] = ref_c[i] or 0, ref_r[i] or 0
+        rc[k], rr[k] = ref_c[i], ref_r[i]
       end
-      local res = policy:forward(seqs, { start = starts })
-      local pc, pr, lc, lr_ = {}, {}, {}, {}
-      for k = 1, n do
-        pc[k], pr[k] = res.sum[k], res.sum[n + k]
-        lc[k], lr_[k] = res.count[k], res.count[n + k]
-      end
+      local res = policy:forward(seqs, { start = starts, per_token = false })
+      local pc, pr = table.move(res.sum, 1, n, 1, {}), table.move(res.sum, n + 1, 2 * n, 1, {})
+      local lc, lr_ = table.move(res.count, 1, n, 1, {}), table.move(res.count, n + 1, 2 * n, 1, {})
       local l = objective.dpo{
         policy_chosen = pc, policy_rejected = pr, ref_chosen = rc, ref_rejected = rr,
-        beta = o.beta, loss = o.loss, label_smoothing = o.label_smoothing, gamma = o.gamma,
+        beta = o.beta, loss = o.loss, label_smoothing = ls, gamma = o.gamma,
         len_chosen = lc, len_rejected = lr_,
       }
-      local dsum = {}
-      for k = 1, n do dsum[k], dsum[n + k] = l.d_chosen[k], l.d_rejected[k] end
+      ctx:check(l.loss, "loss")
+      local dsum = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
       policy:zero_grad()
       policy:backward{ dsum = dsum }
       local lr = train.lr_at(o, step, steps)
-      local gnorm = opt:step(policy, lr)
+      local gnorm = ctx:opt_step(opt, policy, lr, l.loss)
+      local ikl = 0
+      if o.loss ~= "simpo" then
+        for k = 1, n do ikl = ikl + (pc[k] - rc[k]) + (pr[k] - rr[k]) end
+        ikl = ikl / (2 * n)
+      end
       return {
         loss = l.loss, lr = lr, grad_norm = gnorm, epoch = epoch,
         ["rewards/chosen"] = l.rewards_chosen, ["rewards/rejected"] = l.rewards_rejected,
         ["rewards/margins"] = l.rewards_margins, ["rewards/accuracies"] = l.rewards_accuracies,
         ["logps/chosen"] = l.logps_chosen, ["logps/rejected"] = l.logps_rejected,
+        implicit_kl = o.loss ~= "simpo" and ikl or nil,
       }
     end,
   }

@@ -1,19 +1,38 @@
--- al.ppo(policy, opts): PPO-RLHF (papers/ppo.md; InstructGPT, Ziegler et al. 2019).
--- Rollouts from the policy on prompts; the score of a completion from a reward model (value at
--- its last token) or any Lua function of (prompt, completion); a per-token KL penalty to the
--- frozen reference, r_t = -beta (log pi - log pi_ref) with the score added at the last token;
--- beta fixed or adapted to a target KL (Ziegler's controller); a separate value model
--- initialised from the reward model (InstructGPT) or the policy; GAE; whitened advantages;
--- clipped policy and value losses; several epochs over minibatches; optional pretraining mix
--- (PPO-ptx). GRPO and RLOO (al.grpo) share the rollout and update code.
+-- al.ppo(policy, opts): PPO-RLHF (papers/ppo.md; InstructGPT, Ziegler et al. 2019, Huang et al.
+-- "N+ implementation details"). Rollouts from the policy (temperature 1, the policy itself) on
+-- prompts; the score of a completion from a reward model (scalar head at its last token, the
+-- al.train.scores rule), an ensemble, or any Lua function(prompt, completion, i); a per-token KL
+-- penalty to the frozen reference, r_t = -beta (log pi - log pi_ref) (k1), with the score added
+-- at the last token; beta fixed (kl = number or { beta = }) or adapted to a target KL
+-- (kl = { target =, beta =, horizon = }, Ziegler's controller, fed the batch's mean KL); a separate
+-- value model initialised from the reward model (InstructGPT) or from the policy with a fresh
+-- scalar head; GAE; whitened advantages; clipped policy and value losses; several epochs over
+-- shuffled minibatches; optional pretraining mix (PPO-ptx: ptx = { data =, coef =, batch_size = }).
+-- GRPO and RLOO (al.grpo: advantage = "grpo" | "rloo", `group` completions per prompt, no value
+-- model) share all of it.
+--
+-- Logged per step (one JSON line): reward (mean score), rlhf_reward (score - beta * kl),
+-- kl (k1: mean over sequences of sum_t log pi - log pi_ref on the samples), kl_k3 (k3, same
+-- sums), kl_exact (exact KL between the two models' next-token distributions summed over the
+-- completion positions, opts.exact_kl), beta, entropy (mean per-token entropy of the policy on
+-- its samples), response_length, loss (= pg_loss), pg_loss, clipfrac, approx_kl (k3 of old vs new
+-- policy, over the update), ratio (mean), first_ratio (mean ratio of the first minibatch of the
+-- first epoch: exactly 1, a check of the bookkeeping), value_loss, vf_clipfrac,
+-- explained_variance, ptx_loss, time_rollout, time_score, time_update.
+-- TRL names (peers.md section 8): objective/scores = reward, objective/rlhf_reward = rlhf_reward,
+-- objective/kl = kl, objective/entropy = entropy, policy/clipfrac_avg = clipfrac,
+-- loss/value_avg = value_loss, val/ratio = ratio, objective/kl_coef = beta.
 --
 -- Step-level API for the REPL:
 --   local p = al.ppo.new(policy, opts)
 --   local b = p:rollout()        -- sample completions for the next prompt batch
 --   p:score(b)                   -- scores, log-probs under policy and reference, values, KL
---   p:advantages(b)              -- per-token rewards, GAE advantages and returns
+--   p:advantages(b)              -- per-token rewards, GAE (or group) advantages and returns
 --   local m = p:update(b)        -- PPO epochs; returns the step's metrics
---   p:step()                     -- all four, logged; al.ppo(policy, opts) runs opts.steps of them
+--   p:step()                     -- all four; al.ppo(policy, opts) runs opts.steps of them with
+--                                -- logging, checkpoints (policy, value model, both optimizers,
+--                                -- beta) and exact resume.
+-- Resume: call with the same initial policy (it is also the default reference) and resume = DIR.
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
@@ -21,12 +40,13 @@ local objective = require "al.objective"
 local DEFAULTS = {
   ref = util.ANY, reward = util.REQUIRED, prompts = util.REQUIRED, value_model = util.ANY,
   value_init = "reward", tok = util.ANY,
-  steps = 50, batch_size = 32, max_new = 16, temperature = 1.0, top_k = 0, top_p = 1.0, eos = -1,
+  steps = 50, batch_size = 32, max_new = 16, eos = util.ANY,
   epochs = 2, minibatches = 2, lr = 1e-4, vf_lr = util.ANY, clip = 0.2, vf_clip = 0.2,
-  grad_clip = 1.0, gamma = 1.0, lam = 0.95, kl = util.ANY, whiten_advantages = true,
+  grad_clip = 1.0, gamma = 1.0, lam = 0.95, kl = util.ANY, whiten_advantages = util.ANY,
   whiten_rewards = false, reward_clip = 0.0, score_scale = 1.0, ptx = util.ANY,
   advantage = "gae", group = 4, no_eos_penalty = util.ANY, seed = 1, log = util.ANY,
   ckpt = util.ANY, save_every = 0, resume = util.ANY, progress = true, exact_kl = true,
+  lr_schedule = "constant",
 }
 
 local PPO = {}
@@ -34,28 +54,12 @@ PPO.__index = PPO
 
 local M = { PPO = PPO }
 
-local function is_model(x)
-  return (type(x) == "userdata" or type(x) == "table") and type(x.forward) == "function"
-end
-
-local function prompt_list(prompts, tok, fname)
-  local out = {}
-  for i, p in ipairs(prompts) do
-    if type(p) == "string" then
-      if not tok then error(fname .. ": string prompts need opts.tok", 3) end
-      out[i] = tok:encode(p)
-    elseif type(p) == "table" and p.tokens then
-      out[i] = p.tokens
-    elseif type(p) == "table" and p.prompt then
-      out[i] = type(p.prompt) == "string" and tok:encode(p.prompt) or p.prompt
-    elseif type(p) == "table" then
-      out[i] = p
-    else
-      error(fname .. ": prompt " .. i .. " is not a token array or a string", 3)
-    end
+local function check_num(fname, o, k, lo, hi)
+  local v = o[k]
+  if type(v) ~= "number" or v ~= v or (lo and v < lo) or (hi and v > hi) then
+    error(string.format("%s: option '%s' must be a number in [%s, %s]", fname, k, tostring(lo or "-inf"),
+      tostring(hi or "inf")), 0)
   end
-  if #out == 0 then error(fname .. ": no prompts", 3) end
-  return out
 end
 
 function M.new(policy, opts, fname)
@@ -63,54 +67,104 @@ function M.new(policy, opts, fname)
   fname = fname or "al.ppo"
   local o = util.opts(fname, opts, DEFAULTS)
   local self = setmetatable({ o = o, policy = policy, fname = fname, iter = 0 }, PPO)
+  if not train.is_model(policy) then error(fname .. ": the policy must be a model", 0) end
+  local V, ctx = train.dims(policy)
+  for _, k in ipairs { "batch_size", "max_new", "epochs", "minibatches", "group", "steps" } do
+    if math.type(o[k]) ~= "integer" or o[k] < (k == "steps" and 0 or 1) then
+      error(string.format("%s: option '%s' must be a positive integer", fname, k), 0)
+    end
+  end
+  check_num(fname, o, "gamma", 0, 1)
+  check_num(fname, o, "lam", 0, 1)
+  check_num(fname, o, "clip", 0)
+  check_num(fname, o, "lr", 0)
+  if o.advantage ~= "gae" and o.advantage ~= "grpo" and o.advantage ~= "rloo" then
+    error(fname .. ": advantage must be gae, grpo or rloo", 0)
+  end
+  if o.advantage ~= "gae" and o.group < 2 then error(fname .. ": group must be >= 2", 0) end
+  if o.lr_schedule ~= "constant" and o.lr_schedule ~= "linear" then
+    error(fname .. ": lr_schedule must be constant or linear", 0)
+  end
+  if o.whiten_advantages == nil then o.whiten_advantages = o.advantage == "gae" end
+  local tok = o.tok
+  if o.eos == nil then o.eos = (tok and tok.eos) or -1 end
+  if type(o.prompts) ~= "table" or #o.prompts == 0 then error(fname .. ": prompts must be a non-empty list", 0) end
+  self.prompts = {}
+  for i, p in ipairs(o.prompts) do
+    local ids = train.prompt_ids(p, tok, fname, i)
+    if type(ids) ~= "table" or #ids == 0 then error(string.format("%s: prompt %d is empty", fname, i), 0) end
+    for k = 1, #ids do
+      if math.type(ids[k]) ~= "integer" or ids[k] < 0 or ids[k] >= V then
+        error(string.format("%s: prompt %d token %d is outside the vocabulary [0, %d)", fname, i, k, V), 0)
+      end
+    end
+    if #ids + o.max_new > ctx then
+      error(string.format("%s: prompt %d has %d tokens; with max_new = %d it exceeds the context %d",
+        fname, i, #ids, o.max_new, ctx), 0)
+    end
+    self.prompts[i] = ids
+  end
   self.prompt_records = o.prompts
-  self.prompts = prompt_list(o.prompts, o.tok or (type(o.prompts) == "table" and o.prompts.tok), fname)
   if o.ref then
     self.ref = o.ref
   else
     self.ref = policy:clone()
     self.ref:freeze()
   end
-  if is_model(o.reward) then
+  if train.is_model(o.reward) then
+    if not o.reward:config().scalar then error(fname .. ": the reward model has no scalar head", 0) end
     self.rm = o.reward
   elseif type(o.reward) == "function" then
     self.reward_fn = o.reward
+  elseif type(o.reward) == "table" and type(o.reward.rewards) == "function" then
+    self.rm = o.reward -- an ensemble
   else
-    error(fname .. ": reward must be a reward model or a function(prompt, completion)", 2)
+    error(fname .. ": reward must be a reward model, an ensemble or a function(prompt, completion, i)", 0)
   end
+  self.scorer = self.rm or self.reward_fn
   self.critic = o.advantage == "gae"
   if self.critic then
     if o.value_model then
       self.value = o.value_model
     elseif o.value_init == "reward" and self.rm then
-      self.value = self.rm:clone()
+      local src = train.is_model(self.rm) and self.rm or self.rm.models[1]
+      self.value = src:clone()
     else
       self.value = policy:clone()
       self.value:set_head{ scalar = true, lm = false, seed = o.seed }
     end
+    if not self.value:config().scalar then error(fname .. ": the value model has no scalar head", 0) end
     self.vopt = al.adamw(self.value, { lr = o.vf_lr or o.lr, clip = o.grad_clip })
-  elseif o.advantage ~= "grpo" and o.advantage ~= "rloo" then
-    error(fname .. ": advantage must be gae, grpo or rloo", 2)
   end
   self.opt = al.adamw(policy, { lr = o.lr, clip = o.grad_clip })
   local kl = o.kl or { beta = 0.05 }
   if type(kl) == "number" then kl = { beta = kl } end
+  if type(kl) ~= "table" then error(fname .. ": kl must be a number (beta) or { beta =, target =, horizon = }", 0) end
+  for k in pairs(kl) do
+    if k ~= "beta" and k ~= "target" and k ~= "horizon" then
+      error(fname .. ": unknown kl option '" .. tostring(k) .. "' (known: beta, horizon, target)", 0)
+    end
+  end
   self.kl_ctl = objective.kl_controller{ beta = kl.beta or 0.15, target = kl.target,
                                          horizon = kl.horizon or 10000 }
+  self.ctx = train.new_ctx(fname)
   return self
 end
 
--- Sample completions for the prompts of iteration `self.iter` (deterministic in seed and iter).
+-- Sample completions for the prompts of iteration `self.iter` (deterministic in seed and iter),
+-- or for the given prompts (token arrays).
 function PPO:rollout(prompts)
   local o = self.o
+  local al = require "al"
+  local t0 = al.core.time()
   local idx
   if not prompts then
     local n = o.advantage == "gae" and o.batch_size or math.max(1, o.batch_size // o.group)
-    idx = train.batch_indices(#self.prompts, n, self.iter, o.seed)
+    idx = train.cycle_indices(#self.prompts, n, self.iter, o.seed, self.prompts)
     prompts = {}
     for k, i in ipairs(idx) do prompts[k] = self.prompts[i] end
   end
-  if o.advantage ~= "gae" then -- groups: each prompt repeated `group` times
+  if o.advantage ~= "gae" then -- groups: each prompt repeated `group` times, consecutively
     local rep, ridx = {}, {}
     for k, p in ipairs(prompts) do
       for _ = 1, o.group do rep[#rep + 1] = p; ridx[#ridx + 1] = idx and idx[k] or k end
@@ -118,8 +172,7 @@ function PPO:rollout(prompts)
     prompts, idx = rep, ridx
   end
   local completions = self.policy:generate(prompts, {
-    max_new = o.max_new, temperature = o.temperature, top_k = o.top_k, top_p = o.top_p,
-    eos = o.eos, seed = o.seed * 1000003 + self.iter,
+    max_new = o.max_new, eos = o.eos, seed = o.seed * 1000003 + self.iter,
   })
   local seqs, starts = {}, {}
   for b = 1, #prompts do
@@ -127,73 +180,84 @@ function PPO:rollout(prompts)
     starts[b] = #prompts[b]
   end
   return { prompts = prompts, completions = completions, seqs = seqs, starts = starts,
-           prompt_index = idx, iter = self.iter }
+           prompt_index = idx, iter = self.iter, time_rollout = al.core.time() - t0 }
 end
 
 -- completion-token slice of a per-token list (logp/entropy/values lists are indexed by token index)
-local function slice(list, start, n)
+local function slice(list, start, n) return table.move(list, start, start + n - 1, 1, {}) end
+
+-- The minibatches of the first PPO epoch (lists of sequence indices). score() runs the models on
+-- exactly these batches, so the first minibatch of the update sees bit-identical log-probs
+-- (sgemm's rounding depends on the batch's shape): its ratio is exactly 1.
+local function minibatches(order, n, mb)
   local out = {}
-  for k = 1, n do out[k] = list[start + k - 1] end
+  for s = 1, n, mb do out[#out + 1] = table.move(order, s, math.min(s + mb - 1, n), 1, {}) end
   return out
 end
 
 function PPO:score(b)
   local o = self.o
+  local al = require "al"
+  local t0 = al.core.time()
   local n = #b.seqs
-  -- log-probs under the policy (temperature 1: the policy being optimised) and the reference
-  local pol = self.policy:forward(b.seqs, { start = b.starts, entropy = true })
-  local ref = self.ref:forward(b.seqs, { start = b.starts })
-  b.old_logp, b.ref_logp, b.entropy = {}, {}, {}
-  for i = 1, n do
-    local L = #b.completions[i]
-    b.old_logp[i] = slice(pol.logp[i], b.starts[i], L)
-    b.ref_logp[i] = slice(ref.logp[i], b.starts[i], L)
-    b.entropy[i] = slice(pol.entropy[i], b.starts[i], L)
+  local order = {}
+  for i = 1, n do order[i] = i end
+  b.mb_rng = al.rng(o.seed, 5000 + b.iter)
+  b.mb_rng:shuffle(order)
+  b.first_order = order
+  local mb = math.max(1, math.ceil(n / o.minibatches))
+  b.old_logp, b.ref_logp, b.entropy, b.values = {}, {}, {}, self.critic and {} or nil
+  b.kl_exact = o.exact_kl and {} or nil
+  for _, ids in ipairs(minibatches(order, n, mb)) do
+    local seqs, starts = {}, {}
+    for j, i in ipairs(ids) do seqs[j], starts[j] = b.seqs[i], b.starts[i] end
+    -- log-probs under the policy and the reference, the policy's entropy, the exact KL
+    local pol = self.policy:forward(seqs, { start = starts, entropy = true })
+    local ref = self.ref:forward(seqs, { start = starts })
+    local kl = o.exact_kl and self.policy:kl_to(self.ref) or nil
+    local v = self.critic and self.value:forward(seqs, { values = true, logp = false }) or nil
+    for j, i in ipairs(ids) do
+      local L = #b.completions[i]
+      b.old_logp[i] = slice(pol.logp[j], starts[j], L)
+      b.ref_logp[i] = slice(ref.logp[j], starts[j], L)
+      b.entropy[i] = slice(pol.entropy[j], starts[j], L)
+      if kl then b.kl_exact[i] = kl[j] end
+      -- values before each completion token
+      if v then b.values[i] = slice(v.values[j], starts[j], L) end
+    end
   end
-  -- scores
+  -- scores: the reward model (last token) or the function
+  local sc = train.scores(self.scorer, b.prompts, b.completions, 64, self.fname)
+  b.raw_scores = sc
   b.scores = {}
-  if self.rm then
-    local res = self.rm:forward(b.seqs, { values = true, logp = false })
-    for i = 1, n do b.scores[i] = res.values[i][#b.seqs[i]] * o.score_scale end
-  else
-    for i = 1, n do
-      local s = self.reward_fn(b.prompts[i], b.completions[i], b.prompt_index and b.prompt_index[i] or i)
-      if type(s) ~= "number" then error(self.fname .. ": the reward function must return a number", 0) end
-      b.scores[i] = s * o.score_scale
+  for i = 1, n do
+    local s = sc[i]
+    if not train.finite(s) then
+      self.ctx.step = self.iter + 1
+      self.ctx:fail(string.format("non-finite reward (%s) for completion %d", tostring(s), i))
     end
-  end
-  if o.no_eos_penalty and o.eos >= 0 then
-    for i = 1, n do
+    s = s * o.score_scale
+    if o.no_eos_penalty and o.eos >= 0 then
       local c = b.completions[i]
-      if #c == 0 or c[#c] ~= o.eos then b.scores[i] = b.scores[i] + o.no_eos_penalty end
+      if #c == 0 or c[#c] ~= o.eos then s = s + o.no_eos_penalty end
     end
+    if o.reward_clip > 0 then s = math.max(-o.reward_clip, math.min(o.reward_clip, s)) end
+    b.scores[i] = s
   end
-  if o.reward_clip > 0 then
-    for i = 1, n do b.scores[i] = math.max(-o.reward_clip, math.min(o.reward_clip, b.scores[i])) end
-  end
-  if o.whiten_rewards then b.scores = objective.whiten(b.scores, true) end
-  -- values before each completion token
-  if self.critic then
-    local v = self.value:forward(b.seqs, { values = true, logp = false })
-    b.values = {}
-    for i = 1, n do b.values[i] = slice(v.values[i], b.starts[i], #b.completions[i]) end
-  end
-  -- KL estimates: k1 and k3 per sequence from the samples; exact from the full distributions
+  if o.whiten_rewards and n > 1 then b.scores = objective.whiten(b.scores, false) end
+  -- sample-based KL estimates per sequence: k1 = sum d, k3 = sum (e^-d - 1 + d), d = log pi - log ref
   b.kl_k1, b.kl_k3 = {}, {}
   for i = 1, n do
     local k1, k3 = 0, 0
-    for t = 1, #b.old_logp[i] do
-      local d = b.old_logp[i][t] - b.ref_logp[i][t]
+    local lp, lq = b.old_logp[i], b.ref_logp[i]
+    for t = 1, #lp do
+      local d = lp[t] - lq[t]
       k1 = k1 + d
       k3 = k3 + (math.exp(-d) - 1 + d)
     end
     b.kl_k1[i], b.kl_k3[i] = k1, k3
   end
-  if o.exact_kl then
-    local al = require "al"
-    local _, per = al.kl(self.policy, self.ref, { prompts = b.prompts, completions = b.completions })
-    b.kl_exact = per
-  end
+  b.time_score = al.core.time() - t0
   return b
 end
 
@@ -201,19 +265,20 @@ function PPO:advantages(b)
   local o = self.o
   local n = #b.seqs
   local beta = self.kl_ctl.beta
+  b.beta = beta
   b.rewards = {}
   for i = 1, n do
     local r = {}
     local L = #b.completions[i]
     for t = 1, L do r[t] = -beta * (b.old_logp[i][t] - b.ref_logp[i][t]) end
-    if L > 0 then r[L] = r[L] + b.scores[i] end
+    r[L] = r[L] + b.scores[i]
     b.rewards[i] = r
   end
   if self.critic then
     local g = objective.gae{ rewards = b.rewards, values = b.values, gamma = o.gamma, lam = o.lam }
     b.adv, b.returns = g.advantages, g.returns
   else
-    -- group baselines on the sequence return (score - beta * KL), spread over the tokens
+    -- group baselines on the sequence return (score - beta * KL), the same for every token
     local ret = {}
     for i = 1, n do
       local s = 0
@@ -232,122 +297,131 @@ function PPO:advantages(b)
   return b
 end
 
-local function pad_rows(rows, starts, seqs)
-  -- turn completion-aligned rows into token-aligned rows (length #seq - 1), zero elsewhere
+-- completion-aligned rows into token-aligned rows of length #seq - 1 (logp) or #seq (values)
+local function pad_rows(rows, starts, seqs, extra)
   local out = {}
   for i, row in ipairs(rows) do
     local full = {}
-    for t = 1, #seqs[i] - 1 do full[t] = 0 end
-    for k = 1, #row do full[starts[i] + k - 1] = row[k] end
+    for t = 1, #seqs[i] - 1 + extra do full[t] = 0 end
+    table.move(row, 1, #row, starts[i], full)
     out[i] = full
   end
   return out
 end
 
-local function pad_values(rows, starts, seqs)
-  local out = {}
-  for i, row in ipairs(rows) do
-    local full = {}
-    for t = 1, #seqs[i] do full[t] = 0 end
-    for k = 1, #row do full[starts[i] + k - 1] = row[k] end
-    out[i] = full
-  end
-  return out
+function PPO:lr_now()
+  local o = self.o
+  if o.lr_schedule == "linear" and o.steps > 0 then return o.lr * (1 - self.iter / o.steps) end
+  return o.lr
 end
 
 function PPO:update(b)
   local al = require "al"
   local o = self.o
+  local t0 = al.core.time()
+  local ctx = self.ctx
+  ctx.step = b.iter + 1
   local n = #b.seqs
-  local order = {}
-  for i = 1, n do order[i] = i end
-  local rng = al.rng(o.seed, 5000 + b.iter)
+  local order = b.first_order
   local mb = math.max(1, math.ceil(n / o.minibatches))
   local acc = { pg_loss = 0, clipfrac = 0, approx_kl = 0, vf_loss = 0, vf_clipfrac = 0, n = 0,
                 ratio = 0, ptx_loss = 0 }
-  local lr_frac = 1.0
+  local lr = self:lr_now()
+  local vlr = (o.vf_lr or o.lr) * (lr / (o.lr > 0 and o.lr or 1))
   local first_ratio
+  local k = 0
   for epoch = 1, o.epochs do
-    rng:shuffle(order)
+    if epoch > 1 then b.mb_rng:shuffle(order) end
     for s = 1, n, mb do
+      k = k + 1
       local ids = {}
-      for k = s, math.min(s + mb - 1, n) do ids[#ids + 1] = order[k] end
+      for j = s, math.min(s + mb - 1, n) do ids[#ids + 1] = order[j] end
       local seqs, starts, old, adv = {}, {}, {}, {}
-      for k, i in ipairs(ids) do
-        seqs[k], starts[k], old[k], adv[k] = b.seqs[i], b.starts[i], b.old_logp[i], b.adv[i]
+      for j, i in ipairs(ids) do
+        seqs[j], starts[j], old[j], adv[j] = b.seqs[i], b.starts[i], b.old_logp[i], b.adv[i]
       end
       local res = self.policy:forward(seqs, { start = starts })
       local new = {}
-      for k = 1, #ids do new[k] = slice(res.logp[k], starts[k], #old[k]) end
+      for j = 1, #ids do new[j] = slice(res.logp[j], starts[j], #old[j]) end
       local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, clip = o.clip }
+      ctx:check(l.loss, "policy loss")
       if not first_ratio then first_ratio = l.ratio_mean end
       self.policy:zero_grad()
-      self.policy:backward{ dlogp = pad_rows(l.dlogp, starts, seqs) }
-      if o.ptx and o.ptx.coef and o.ptx.coef > 0 then
-        acc.ptx_loss = acc.ptx_loss + self:ptx_grad(b.iter * 1000 + epoch * 100 + s)
+      self.policy:backward{ dlogp = pad_rows(l.dlogp, starts, seqs, 0) }
+      if o.ptx and (o.ptx.coef or 0) > 0 then
+        acc.ptx_loss = acc.ptx_loss + self:ptx_grad((b.iter * o.epochs * o.minibatches) + k - 1)
       end
-      self.opt:step(self.policy, o.lr * lr_frac)
+      ctx:opt_step(self.opt, self.policy, lr, nil, "policy")
       acc.pg_loss = acc.pg_loss + l.loss
       acc.clipfrac = acc.clipfrac + l.clipfrac
       acc.approx_kl = acc.approx_kl + l.approx_kl
       acc.ratio = acc.ratio + l.ratio_mean
       if self.critic then
         local vold, ret = {}, {}
-        for k, i in ipairs(ids) do vold[k], ret[k] = b.values[i], b.returns[i] end
+        for j, i in ipairs(ids) do vold[j], ret[j] = b.values[i], b.returns[i] end
         local vres = self.value:forward(seqs, { values = true, logp = false })
         local vnew = {}
-        for k = 1, #ids do vnew[k] = slice(vres.values[k], starts[k], #vold[k]) end
+        for j = 1, #ids do vnew[j] = slice(vres.values[j], starts[j], #vold[j]) end
         local vl = objective.value_loss{ values = vnew, old_values = vold, returns = ret, clip = o.vf_clip }
+        ctx:check(vl.loss, "value loss")
         self.value:zero_grad()
-        self.value:backward{ dvalues = pad_values(vl.dvalues, starts, seqs) }
-        self.vopt:step(self.value, o.vf_lr or o.lr)
+        self.value:backward{ dvalues = pad_rows(vl.dvalues, starts, seqs, 1) }
+        ctx:opt_step(self.vopt, self.value, vlr, nil, "value model")
         acc.vf_loss = acc.vf_loss + vl.loss
         acc.vf_clipfrac = acc.vf_clipfrac + vl.clipfrac
       end
       acc.n = acc.n + 1
     end
   end
-  local function mean(t) return util.mean(t) end
+  local mean = util.mean
   local lens, ent = {}, {}
   for i = 1, n do
     lens[i] = #b.completions[i]
-    ent[i] = lens[i] > 0 and mean(b.entropy[i]) or 0
+    ent[i] = mean(b.entropy[i])
   end
   local kl_mean = mean(b.kl_k1)
   local m = {
     reward = mean(b.scores), kl = kl_mean, kl_k3 = mean(b.kl_k3),
     kl_exact = b.kl_exact and mean(b.kl_exact) or nil,
-    rlhf_reward = mean(b.scores) - self.kl_ctl.beta * kl_mean,
-    entropy = mean(ent), response_length = mean(lens), beta = self.kl_ctl.beta,
+    rlhf_reward = mean(b.scores) - b.beta * kl_mean,
+    entropy = mean(ent), response_length = mean(lens), beta = b.beta,
     loss = acc.pg_loss / acc.n, pg_loss = acc.pg_loss / acc.n, clipfrac = acc.clipfrac / acc.n,
     approx_kl = acc.approx_kl / acc.n, ratio = acc.ratio / acc.n, first_ratio = first_ratio,
+    lr = lr, time_rollout = b.time_rollout, time_score = b.time_score,
   }
   if self.critic then
     m.value_loss = acc.vf_loss / acc.n
     m.vf_clipfrac = acc.vf_clipfrac / acc.n
     m.explained_variance = objective.explained_variance(b.values, b.returns)
   end
-  if o.ptx and o.ptx.coef then m.ptx_loss = acc.ptx_loss / acc.n end
+  if o.ptx and (o.ptx.coef or 0) > 0 then m.ptx_loss = acc.ptx_loss / acc.n end
   -- adapt beta to the target KL (Ziegler et al. 2019): the controller sees the batch's mean KL
+  -- (the exact one when computed: lower variance than k1)
   self.kl_ctl:update(b.kl_exact and mean(b.kl_exact) or kl_mean, n)
+  m.time_update = al.core.time() - t0
   return m
 end
 
--- PPO-ptx: add coef * (pretraining loss gradient) on a batch of the pretraining data.
-function PPO:ptx_grad(seed)
+-- PPO-ptx: add coef * (gradient of the mean pretraining loss) on the k-th batch of ptx.data.
+function PPO:ptx_grad(k)
   local o = self.o
   if not self.ptx_recs then
-    self.ptx_recs = train.lm_records(o.ptx.data, o.tok, self.fname .. " ptx")
+    for key in pairs(o.ptx) do
+      if key ~= "data" and key ~= "coef" and key ~= "batch_size" then
+        error(self.fname .. ": unknown ptx option '" .. tostring(key) .. "' (known: batch_size, coef, data)", 0)
+      end
+    end
+    self.ptx_recs = train.lm_records(o.ptx.data, o.tok, self.fname .. " ptx", self.policy)
   end
   local bs = o.ptx.batch_size or 8
-  local idx = train.batch_indices(#self.ptx_recs, bs, seed, o.seed + 17)
+  local idx = train.batch_indices(#self.ptx_recs, bs, k, o.seed + 17, self.ptx_recs)
   local seqs = {}
-  for k, i in ipairs(idx) do seqs[k] = self.ptx_recs[i].tokens end
-  local res = self.policy:forward(seqs, {})
+  for j, i in ipairs(idx) do seqs[j] = self.ptx_recs[i].tokens end
+  local res = self.policy:forward(seqs, { per_token = false })
   local tot, cnt = 0, 0
-  for k = 1, #seqs do tot, cnt = tot + res.sum[k], cnt + res.count[k] end
+  for j = 1, #seqs do tot, cnt = tot + res.sum[j], cnt + res.count[j] end
   local d = {}
-  for k = 1, #seqs do d[k] = -o.ptx.coef / math.max(1, cnt) end
+  for j = 1, #seqs do d[j] = -o.ptx.coef / math.max(1, cnt) end
   self.policy:backward{ dsum = d } -- accumulates on top of the policy-loss gradient
   return -tot / math.max(1, cnt)
 end
@@ -361,19 +435,22 @@ function PPO:step()
   return m, b
 end
 
-function PPO:save(dir, step)
+function PPO:state()
   local models, opts = { policy = self.policy }, { policy = self.opt }
   if self.critic then models.value, opts.value = self.value, self.vopt end
-  train.save_state(dir, step, models, opts, { beta = self.kl_ctl.beta })
+  return models, opts
 end
 
-function PPO:load(dir)
-  local models, opts = { policy = self.policy }, { policy = self.opt }
-  if self.critic then models.value, opts.value = self.value, self.vopt end
-  local step, extra = train.load_state(dir, models, opts)
+function PPO:save(dir)
+  local models, opts = self:state()
+  train.save_state(dir, models, opts, { beta = self.kl_ctl.beta })
+end
+
+function PPO:load(dir, step)
+  local models, opts = self:state()
+  local extra = train.load_state(dir, models, opts)
   self.kl_ctl.beta = extra.beta
   self.iter = step
-  return step
 end
 
 function PPO:run()
@@ -381,10 +458,12 @@ function PPO:run()
   local hist = train.run{
     name = self.fname, steps = o.steps, log = o.log, progress = o.progress, ckpt = o.ckpt,
     save_every = o.save_every, resume = o.resume,
-    save = function(dir, step) self:save(dir, step) end,
-    load = function(dir) return self:load(dir) end,
-    step = function(step)
+    save = function(dir) self:save(dir) end,
+    load = function(dir, step) self:load(dir, step) end,
+    show = function(m) return { reward = m.reward, kl = m.kl } end,
+    step = function(step, ctx)
       self.iter = step
+      self.ctx = ctx
       return (self:step())
     end,
   }

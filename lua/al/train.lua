@@ -1,78 +1,139 @@
--- alignlab: what every trainer shares. Turning user data into token sequences, deterministic
--- batching that a resumed run can re-derive from the step number alone, the training loop
--- (progress bar, one JSONL line per step, stop on a non-finite loss naming the step, checkpoints
--- every k steps and exact resume), and the learning-rate schedule.
+-- alignlab: what every trainer shares. Turning user data into token sequences (checked against
+-- the model, errors naming the item), deterministic batching that a resumed run re-derives from
+-- the step number alone, the training loop (progress bar, one JSONL line per step, a stop on a
+-- non-finite loss or gradient naming the trainer and the step, checkpoints every k steps, exact
+-- resume), the learning-rate schedule, and the one scoring rule (al.train.scores).
 --
 -- A "sequence record" is { tokens = {0-based ids}, start = P, mask = {...} or nil }: tokens
 -- x_0..x_{n-1}, of which x_i with i >= P (and mask[i+1] ~= 0 when a mask is given) are trained on.
+-- A "preference record" is { prompt = ids, chosen = ids, rejected = ids, margin =, label = }.
+--
+-- Checkpoint layout (DIR = opts.ckpt): DIR/step-<N>/ holds the models (each a model directory:
+-- config.json + model.safetensors), the optimizers' states and trainer.json; DIR/latest.json
+-- (written atomically, last) names the newest complete step directory. A crash while saving
+-- leaves latest.json pointing at the previous, intact checkpoint; the two newest are kept.
+-- Not here: the numerics of the objectives (al.objective, core/al_obj.h), the models (al.gpt).
 local util = require "al.util"
 
 local M = {}
 
+local function al_() return require "al" end
+
 -- ---- data ----
 
 local function is_token_array(t)
-  return type(t) == "table" and (#t == 0 or math.type(t[1]) == "integer")
+  return type(t) == "table" and (math.type(t[1]) == "integer" or next(t) == nil)
 end
 
-local function encode(tok, s, what)
+local function encode(tok, s, what, i)
   if not tok then
-    error(what .. ": text records need a tokenizer (pass opts.tok, or data with a .tok field)", 4)
+    error(string.format("%s: data item %d is text: pass opts.tok (a tokenizer or a world)", what, i), 0)
   end
   return tok:encode(s)
 end
 
 local function concat(a, b)
-  local o = {}
-  for i = 1, #a do o[i] = a[i] end
-  for i = 1, #b do o[#a + i] = b[i] end
-  return o
+  local o = table.move(a, 1, #a, 1, {})
+  return table.move(b, 1, #b, #a + 1, o)
+end
+M.concat = concat
+
+-- Check a token array against the model's vocabulary and context; errors name item i.
+local function check_ids(ids, what, i, part, V, ctx)
+  if type(ids) ~= "table" then
+    error(string.format("%s: data item %d: %s must be a token array or a string", what, i, part), 0)
+  end
+  for k = 1, #ids do
+    local v = ids[k]
+    if math.type(v) ~= "integer" or (V and (v < 0 or v >= V)) then
+      error(string.format("%s: data item %d: %s token %d is %s (vocabulary [0, %d))", what, i, part, k,
+        tostring(v), V or -1), 0)
+    end
+  end
+  if ctx and #ids > ctx then
+    error(string.format("%s: data item %d: %d tokens, more than the model's context %d", what, i, #ids, ctx), 0)
+  end
+  return ids
 end
 
--- Normalise one LM training item into a sequence record.
-function M.lm_record(item, tok, what)
-  if is_token_array(item) then return { tokens = item, start = 1 } end
-  if type(item) == "string" then return { tokens = encode(tok, item, what), start = 1 } end
-  if type(item) ~= "table" then error(what .. ": a data item must be a table or a string", 3) end
-  if item.tokens then
-    return { tokens = item.tokens, start = item.start or item.prompt_len or 1, mask = item.mask }
-  end
-  if item.text then return { tokens = encode(tok, item.text, what), start = 1 } end
-  if item.prompt and item.completion then
-    local p = type(item.prompt) == "table" and item.prompt or encode(tok, item.prompt, what)
-    local c = type(item.completion) == "table" and item.completion or encode(tok, item.completion, what)
-    return { tokens = concat(p, c), start = math.max(1, #p) }
-  end
-  error(what .. ": cannot read a data item (expected tokens, text, or prompt + completion)", 3)
+-- The vocabulary size and context of a model (nil, nil when m is nil).
+function M.dims(m)
+  if not m then return nil, nil end
+  local c = m:config()
+  return c.vocab, c.ctx
 end
 
--- A list of sequence records from: a list (of token arrays, strings, or records), or a dataset
--- object with :size() and :get(i).
-function M.lm_records(data, tok, what)
-  tok = tok or (type(data) == "table" or type(data) == "userdata") and data.tok or nil
-  local out = {}
-  if (type(data) == "userdata" or type(data) == "table") and data.size and data.get then
-    for i = 1, data:size() do out[i] = M.lm_record(data:get(i), tok, what) end
-  elseif type(data) == "table" then
-    for i, item in ipairs(data) do out[i] = M.lm_record(item, tok, what) end
+-- Normalise LM training item i into a sequence record (model dims V, ctx for the checks).
+function M.lm_record(item, tok, what, i, V, ctx)
+  local r
+  if is_token_array(item) then
+    r = { tokens = item, start = 1 }
+  elseif type(item) == "string" then
+    r = { tokens = encode(tok, item, what, i), start = 1 }
+  elseif type(item) ~= "table" then
+    error(string.format("%s: data item %d is a %s (expected a table or a string)", what, i, type(item)), 0)
+  elseif item.tokens then
+    r = { tokens = item.tokens, start = item.start or 1, mask = item.mask }
+  elseif item.text then
+    r = { tokens = encode(tok, item.text, what, i), start = 1 }
+  elseif item.prompt and item.completion then
+    local p = type(item.prompt) == "table" and item.prompt or encode(tok, item.prompt, what, i)
+    local c = type(item.completion) == "table" and item.completion or encode(tok, item.completion, what, i)
+    check_ids(p, what, i, "prompt", V, nil)
+    check_ids(c, what, i, "completion", V, nil)
+    if #c == 0 then error(string.format("%s: data item %d has an empty completion", what, i), 0) end
+    r = { tokens = concat(p, c), start = math.max(1, #p) }
   else
-    error(what .. ": data must be a list or a dataset", 3)
+    error(string.format("%s: data item %d: expected tokens, text, or prompt + completion", what, i), 0)
   end
-  if #out == 0 then error(what .. ": no training data", 3) end
+  check_ids(r.tokens, what, i, "sequence", V, ctx)
+  if #r.tokens < 2 then
+    error(string.format("%s: data item %d has %d token(s): nothing to predict", what, i, #r.tokens), 0)
+  end
+  if math.type(r.start) ~= "integer" or r.start < 1 then
+    error(string.format("%s: data item %d: start must be an integer >= 1", what, i), 0)
+  end
+  if r.mask ~= nil and (type(r.mask) ~= "table" or #r.mask ~= #r.tokens) then
+    error(string.format("%s: data item %d: mask must have one entry per token", what, i), 0)
+  end
+  return r
+end
+
+local function items(data, what)
+  if (type(data) == "userdata" or type(data) == "table") and data.size and data.get then
+    local out = {}
+    for i = 1, data:size() do out[i] = data:get(i) end
+    return out
+  end
+  if type(data) ~= "table" then error(what .. ": data must be a list or a dataset", 0) end
+  return data
+end
+
+-- A list of sequence records from a list (token arrays, strings, records) or a dataset object
+-- with :size() and :get(i). model (optional) gives the vocabulary and context to check against.
+function M.lm_records(data, tok, what, model)
+  local V, ctx = M.dims(model)
+  local out = {}
+  for i, item in ipairs(items(data, what)) do out[i] = M.lm_record(item, tok, what, i, V, ctx) end
+  if #out == 0 then error(what .. ": no training data", 0) end
   return out
 end
 
--- A preference record { prompt = ids, chosen = ids, rejected = ids } (completions without the
--- prompt) from an item with token arrays or strings (prompt optional: then the shared prefix).
-function M.pref_record(item, tok, what)
-  if type(item) ~= "table" then error(what .. ": a preference must be a table", 3) end
+-- A preference record from item i: token arrays or strings; the prompt may be absent, then it is
+-- the shared prefix of chosen and rejected.
+function M.pref_record(item, tok, what, i, V, ctx)
+  if type(item) ~= "table" then
+    error(string.format("%s: preference %d is a %s (expected a table)", what, i, type(item)), 0)
+  end
   local function ids(x)
-    if x == nil then return nil end
-    if type(x) == "table" then return x end
-    return encode(tok, x, what)
+    if x == nil or type(x) == "table" then return x end
+    if type(x) ~= "string" then
+      error(string.format("%s: preference %d: a %s where a string or token array was expected", what, i, type(x)), 0)
+    end
+    return encode(tok, x, what, i)
   end
   local p, c, r = ids(item.prompt), ids(item.chosen), ids(item.rejected)
-  if not c or not r then error(what .. ": a preference needs chosen and rejected", 3) end
+  if not c or not r then error(string.format("%s: preference %d needs chosen and rejected", what, i), 0) end
   if not p then
     local k = 0
     while k < #c and k < #r and c[k + 1] == r[k + 1] do k = k + 1 end
@@ -80,39 +141,99 @@ function M.pref_record(item, tok, what)
     c = table.move(c, k + 1, #c, 1, {})
     r = table.move(r, k + 1, #r, 1, {})
   end
+  check_ids(p, what, i, "prompt", V, nil)
+  check_ids(c, what, i, "chosen", V, nil)
+  check_ids(r, what, i, "rejected", V, nil)
+  if #p == 0 then error(string.format("%s: preference %d has an empty prompt", what, i), 0) end
+  if #c == 0 or #r == 0 then error(string.format("%s: preference %d has an empty response", what, i), 0) end
+  if ctx and (#p + #c > ctx or #p + #r > ctx) then
+    error(string.format("%s: preference %d: prompt + response is longer than the model's context %d", what, i, ctx), 0)
+  end
+  if item.label ~= nil and (type(item.label) ~= "number" or item.label < 0 or item.label > 1) then
+    error(string.format("%s: preference %d: label must be a probability in [0, 1]", what, i), 0)
+  end
+  if item.margin ~= nil and type(item.margin) ~= "number" then
+    error(string.format("%s: preference %d: margin must be a number", what, i), 0)
+  end
   return { prompt = p, chosen = c, rejected = r, margin = item.margin, label = item.label }
 end
 
-function M.pref_records(data, tok, what)
-  tok = tok or (type(data) == "table" or type(data) == "userdata") and data.tok or nil
+function M.pref_records(data, tok, what, model)
+  local V, ctx = M.dims(model)
   local out = {}
-  if (type(data) == "userdata" or type(data) == "table") and data.size and data.get then
-    for i = 1, data:size() do out[i] = M.pref_record(data:get(i), tok, what) end
-  else
-    for i, item in ipairs(data) do out[i] = M.pref_record(item, tok, what) end
-  end
-  if #out == 0 then error(what .. ": no preference data", 3) end
+  for i, item in ipairs(items(data, what)) do out[i] = M.pref_record(item, tok, what, i, V, ctx) end
+  if #out == 0 then error(what .. ": no preference data", 0) end
   return out
 end
 
-M.concat = concat
+-- A prompt (token array, string, or a record with ids / tokens / prompt) as a token array.
+function M.prompt_ids(p, tok, what, i)
+  if type(p) == "string" then return encode(tok, p, what, i) end
+  if type(p) ~= "table" then
+    error(string.format("%s: prompt %d is a %s (expected a token array, a string or a record)", what, i, type(p)), 0)
+  end
+  if p.ids then return p.ids end
+  if p.tokens then return p.tokens end
+  if p.prompt then return type(p.prompt) == "string" and encode(tok, p.prompt, what, i) or p.prompt end
+  return p
+end
+
+-- Split records into (train, eval): `frac` < 1 a fraction, >= 1 a count, drawn from (seed, stream).
+function M.split(recs, frac, seed, stream)
+  if not frac or frac <= 0 then return recs, {} end
+  local n_eval = frac < 1 and math.max(1, math.floor(#recs * frac)) or math.floor(frac)
+  if n_eval >= #recs then error("eval split leaves no training data", 0) end
+  local idx = {}
+  for i = 1, #recs do idx[i] = i end
+  al_().rng(seed, stream):shuffle(idx)
+  local is_eval = {}
+  for i = 1, n_eval do is_eval[idx[i]] = true end
+  local tr, ev = {}, {}
+  for i, r in ipairs(recs) do
+    if is_eval[i] then ev[#ev + 1] = r else tr[#tr + 1] = r end
+  end
+  return tr, ev
+end
 
 -- ---- batching ----
 
+local perm_cache = setmetatable({}, { __mode = "k" })
+
 -- Indices (1-based) of the records in batch number `step` (0-based): each epoch is a permutation
--- drawn from (seed, epoch); batches do not cross epochs. Depends only on its arguments, so a
--- resumed run finds its place from the step number.
-function M.batch_indices(n, bs, step, seed)
-  local al = require "al"
+-- drawn from (seed, 1000 + epoch); batches do not cross epochs (the last one may be short).
+-- Depends only on its arguments, so a resumed run finds its place from the step number.
+-- `key` (any table, e.g. the records list) caches the current epoch's permutation.
+function M.batch_indices(n, bs, step, seed, key)
   bs = math.min(bs, n)
   local per_epoch = (n + bs - 1) // bs
   local epoch, k = step // per_epoch, step % per_epoch
-  local perm = {}
-  for i = 1, n do perm[i] = i end
-  al.rng(seed, 1000 + epoch):shuffle(perm)
+  local c = key and perm_cache[key]
+  local perm
+  if c and c.n == n and c.seed == seed and c.epoch == epoch then
+    perm = c.perm
+  else
+    perm = {}
+    for i = 1, n do perm[i] = i end
+    al_().rng(seed, 1000 + epoch):shuffle(perm)
+    if key then perm_cache[key] = { n = n, seed = seed, epoch = epoch, perm = perm } end
+  end
+  return table.move(perm, k * bs + 1, math.min((k + 1) * bs, n), 1, {}), epoch
+end
+
+-- Indices of batch `step` when batches of bs run through an endless stream of epoch
+-- permutations (seed, 1000 + epoch) and may cross epochs (and repeat items when bs > n): the
+-- prompt batches of PPO, GRPO.
+function M.cycle_indices(n, bs, step, seed, key)
   local out = {}
-  for i = k * bs + 1, math.min((k + 1) * bs, n) do out[#out + 1] = perm[i] end
-  return out, epoch
+  local pos = step * bs
+  while #out < bs do
+    local epoch, k = pos // n, pos % n
+    local ids = M.batch_indices(n, n, epoch, seed, key)
+    local take = math.min(bs - #out, n - k)
+    table.move(ids, k + 1, k + take, #out + 1, out)
+    pos = pos + take
+  end
+  return out
 end
 
 function M.steps_for(n, bs, epochs)
@@ -122,82 +243,197 @@ end
 
 -- ---- schedule ----
 
+-- Linear warmup (warmup steps, or a fraction of total when < 1) then cosine to min_lr
+-- ("cosine"), linear to min_lr ("linear") or flat ("constant").
 function M.lr_at(o, step, total)
   local warm = o.warmup or 0
-  if warm < 1 and warm > 0 then warm = math.floor(warm * total) end
+  if warm > 0 and warm < 1 then warm = math.max(1, math.floor(warm * total)) end
   local min_lr = o.min_lr or 0
   if step < warm then return o.lr * (step + 1) / warm end
   if o.schedule == "constant" then return o.lr end
   local p = total > warm and (step - warm) / (total - warm) or 1
   if p > 1 then p = 1 end
+  if o.schedule == "linear" then return o.lr + (min_lr - o.lr) * p end
   return min_lr + 0.5 * (o.lr - min_lr) * (1 + math.cos(math.pi * p))
+end
+
+local SCHEDULES = { cosine = true, linear = true, constant = true }
+
+-- Common checks of the options every trainer shares.
+function M.check_common(fname, o)
+  if o.schedule and not SCHEDULES[o.schedule] then
+    error(string.format("%s: schedule must be cosine, linear or constant (got '%s')", fname, tostring(o.schedule)), 0)
+  end
+  for _, k in ipairs { "batch_size" } do
+    if o[k] and (math.type(o[k]) ~= "integer" or o[k] < 1) then
+      error(string.format("%s: option '%s' must be a positive integer", fname, k), 0)
+    end
+  end
+  if o.lr and not (o.lr >= 0) then error(fname .. ": option 'lr' must be >= 0", 0) end
+  if o.save_every and o.save_every > 0 and not o.ckpt and not o.resume then
+    error(fname .. ": save_every needs ckpt = DIR", 0)
+  end
 end
 
 -- ---- the loop ----
 
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
+M.finite = finite
 
--- M.run{ name=, steps=, step=function(step) -> metrics table (must have .loss),
+-- The context of the step being run (set by M.run): trainers call these inside o.step.
+local Ctx = {}
+Ctx.__index = Ctx
+
+function Ctx:fail(what)
+  error(string.format("%s: %s at step %d; stopped, %s", self.name, what, self.step,
+    self.last_ckpt and ("the last good checkpoint (step " .. self.last_ckpt.step .. ") is kept in " ..
+      self.last_ckpt.dir) or "no checkpoint was written"), 0)
+end
+
+-- Raise the trainer's error when x is not finite.
+function Ctx:check(x, what)
+  if not finite(x) then self:fail(string.format("non-finite %s (%s)", what, tostring(x))) end
+  return x
+end
+
+-- opt:step(model, lr) with the non-finite gradient guard turned into the trainer's error; the
+-- loss is checked first (a NaN loss is reported as such, before any update).
+function Ctx:opt_step(opt, model, lr, loss, which)
+  if loss ~= nil then self:check(loss, "loss") end
+  local ok, g = pcall(opt.step, opt, model, lr)
+  if not ok then
+    local msg = tostring(g)
+    if msg:find("finite", 1, true) then
+      self:fail("non-finite gradient" .. (which and (" of the " .. which) or "") .. " (" .. msg .. ")")
+    end
+    error(string.format("%s: step %d: %s", self.name, self.step, msg), 0)
+  end
+  return g
+end
+
+M.Ctx = Ctx
+
+-- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step).
+function M.new_ctx(name) return setmetatable({ name = name, step = 0 }, Ctx) end
+
+local function latest_file(dir) return dir .. "/latest.json" end
+
+-- The step directory and step of the newest complete checkpoint in dir (nil when none).
+function M.latest(dir)
+  local f = latest_file(dir)
+  if not util.file_exists(f) then return nil end
+  local st = al_().json.read(f)
+  return dir .. "/" .. st.dir, st.step
+end
+
+local function rm_tree(path)
+  -- a step directory holds files and model directories of files, nothing deeper
+  for _, name in ipairs(util.listdir(path)) do
+    local p = path .. "/" .. name
+    for _, sub in ipairs(util.listdir(p)) do os.remove(p .. "/" .. sub) end
+    os.remove(p)
+  end
+  os.remove(path)
+end
+
+-- Write a checkpoint of step `step`: save(sdir) fills DIR/step-N, then latest.json moves to it.
+local function checkpoint(dir, step, save)
+  local al = al_()
+  util.mkdir_p(dir)
+  local name = string.format("step-%08d", step)
+  local sdir = dir .. "/" .. name
+  if util.file_exists(sdir .. "/trainer.json") then rm_tree(sdir) end
+  util.mkdir_p(sdir)
+  save(sdir)
+  local prev = util.file_exists(latest_file(dir)) and al.json.read(latest_file(dir)) or nil
+  al.json.write(latest_file(dir), { dir = name, step = step, prev = prev and prev.dir or nil })
+  -- keep the two newest
+  if prev and prev.prev and prev.prev ~= name and prev.prev ~= prev.dir then rm_tree(dir .. "/" .. prev.prev) end
+end
+
+-- On resume, keep the log lines of the steps up to the checkpoint (the killed run may have
+-- logged a few more), so the log reads as one uninterrupted run.
+local function trim_log(path, upto)
+  if not util.file_exists(path) then return end
+  local al = al_()
+  local keep = {}
+  for rec in al.jsonl.lines(path) do
+    if type(rec) == "table" and type(rec.step) == "number" and rec.step <= upto then keep[#keep + 1] = rec end
+  end
+  al.jsonl.write(path, keep)
+end
+
+-- M.run{ name=, steps=, step=function(step, ctx) -> metrics table (with .loss),
 --        log=path|nil, progress=bool, ckpt=dir|nil, save_every=k, resume=dir|nil,
---        save=function(dir, step), load=function(dir) -> step }
--- Runs steps [start, steps): start = 0, or the step after the checkpoint in `resume`.
+--        save=function(dir) (write the state into dir), load=function(dir, step) (read it) }
+-- Runs steps [start, steps): start = 0, or the step of the checkpoint in `resume` (then further
+-- checkpoints go to ckpt, or to resume when ckpt is nil). Each metrics table gets `step`
+-- (1-based count of steps done) and `time` (seconds), is logged as one JSON line and shown on the
+-- progress bar. A final checkpoint is written at the end when ckpt is set.
 -- Returns the list of per-step metrics of this run.
 function M.run(o)
-  local al = require "al"
+  local al = al_()
+  local core = al.core
   local start = 0
+  local ckpt = o.ckpt or o.resume
+  local ctx = M.new_ctx(o.name)
   if o.resume then
-    local f = o.resume .. "/trainer.json"
-    if util.file_exists(f) then
-      start = o.load(o.resume)
-      io.stderr:write(string.format("%s: resuming from %s at step %d\n", o.name, o.resume, start))
+    local sdir, step = M.latest(o.resume)
+    if sdir then
+      o.load(sdir, step)
+      start = step
+      ctx.last_ckpt = { dir = sdir, step = step }
+      io.stderr:write(string.format("%s: resuming from %s at step %d\n", o.name, sdir, start))
     else
       io.stderr:write(string.format("%s: no checkpoint in %s, starting fresh\n", o.name, o.resume))
     end
   end
-  local log = o.log and al.log(o.log) or nil
-  local bar = (o.progress ~= false) and al.progress(o.steps - start, o.name) or nil
-  local history = {}
-  local core = require "al.core"
-  for step = start, o.steps - 1 do
-    local t0 = core.time()
-    local m = o.step(step)
-    m.step = step + 1
-    m.time = core.time() - t0
-    if not finite(m.loss) then
-      if log then log:close() end
-      if bar then bar:done() end
-      error(string.format("%s: non-finite loss (%s) at step %d; last good checkpoint kept%s", o.name,
-        tostring(m.loss), step + 1, o.ckpt and (" in " .. o.ckpt) or ""), 0)
-    end
-    history[#history + 1] = m
-    if log then log:write(m) end
-    if bar then bar:update(1, { loss = m.loss }) end
-    if o.ckpt and o.save_every and o.save_every > 0 and (step + 1) % o.save_every == 0 and step + 1 < o.steps then
-      o.save(o.ckpt, step + 1)
-    end
+  local log
+  if o.log then
+    if start > 0 then trim_log(o.log, start) end
+    log = al.log(o.log, { append = start > 0 })
   end
+  local bar = (o.progress ~= false) and al.progress(o.steps, o.name) or nil
+  if bar then bar:update(start) end
+  local history = {}
+  local ok, err = pcall(function()
+    for step = start, o.steps - 1 do
+      ctx.step = step + 1
+      local t0 = core.time()
+      local m = o.step(step, ctx)
+      m.step = step + 1
+      m.time = core.time() - t0
+      ctx:check(m.loss, "loss")
+      for k, v in pairs(m) do
+        if type(v) == "number" and not finite(v) then m[k] = nil end -- JSON has no NaN (e.g. an undefined metric)
+      end
+      history[#history + 1] = m
+      if log then log:write(m) end
+      if bar then bar:update(step + 1, o.show and o.show(m) or { loss = m.loss }) end
+      if ckpt and o.save_every and o.save_every > 0 and (step + 1) % o.save_every == 0 and step + 1 < o.steps then
+        checkpoint(ckpt, step + 1, o.save)
+        ctx.last_ckpt = { dir = ckpt, step = step + 1 }
+      end
+    end
+  end)
   if bar then bar:done() end
   if log then log:close() end
-  if o.ckpt then o.save(o.ckpt, o.steps) end
+  if not ok then error(err, 0) end
+  if ckpt and start < o.steps then checkpoint(ckpt, o.steps, o.save) end
   return history
 end
 
--- Save / load the state of a trainer that has one model and one optimizer (+ extra state table):
--- DIR/model.safetensors + config.json, DIR/optimizer.safetensors, DIR/trainer.json.
-function M.save_state(dir, step, models, opts, extra)
-  local al = require "al"
-  util.mkdir_p(dir)
-  for name, m in pairs(models) do
-    local d = dir .. "/" .. name
-    util.mkdir_p(d)
-    m:save(d)
-  end
+-- Save / load models and optimizers into a step directory: NAME/ model directories,
+-- NAME.optimizer.safetensors, and trainer.json holding `extra` (numbers exactly, via JSON).
+function M.save_state(dir, models, opts, extra)
+  local al = al_()
+  for name, m in pairs(models) do m:save(dir .. "/" .. name) end
   for name, opt in pairs(opts) do opt:save(dir .. "/" .. name .. ".optimizer.safetensors") end
-  al.json.write(dir .. "/trainer.json", { step = step, extra = extra or {} })
+  al.json.write(dir .. "/trainer.json", { extra = extra or {} })
 end
 
 function M.load_state(dir, models, opts)
-  local al = require "al"
+  local al = al_()
   local st = al.json.read(dir .. "/trainer.json")
   for name, m in pairs(models) do
     local src = al.load(dir .. "/" .. name)
@@ -205,7 +441,46 @@ function M.load_state(dir, models, opts)
     src:free()
   end
   for name, opt in pairs(opts) do opt:load(dir .. "/" .. name .. ".optimizer.safetensors") end
-  return st.step, st.extra
+  return st.extra
+end
+
+-- ---- scoring: the one rule ----
+
+-- Is x a model (an al.GPT)?
+function M.is_model(x)
+  return type(x) == "userdata" and tostring(x):find("^al%.GPT") ~= nil
+end
+
+-- Scores of completions: scorer is a reward model (the scalar head read at the last token of
+-- prompt .. completion, batched: m:forward{last = true}), an object with
+-- :rewards(prompts, completions) (an ensemble), or a function(prompt, completion, i) -> number.
+function M.scores(scorer, prompts, completions, bs, what)
+  what = what or "scores"
+  local out = {}
+  if type(scorer) == "function" then
+    for i = 1, #prompts do
+      local s = scorer(prompts[i], completions[i], i)
+      if type(s) ~= "number" then
+        error(string.format("%s: the reward function returned a %s for completion %d", what, type(s), i), 0)
+      end
+      out[i] = s
+    end
+    return out
+  end
+  if M.is_model(scorer) then
+    bs = bs or 64
+    for i = 1, #prompts, bs do
+      local seqs = {}
+      for j = i, math.min(i + bs - 1, #prompts) do seqs[#seqs + 1] = concat(prompts[j], completions[j]) end
+      local res = scorer:forward(seqs, { last = true, logp = false, per_token = false })
+      for b = 1, #seqs do out[#out + 1] = res.last[b] end
+    end
+    return out
+  end
+  if type(scorer) == "table" and type(scorer.rewards) == "function" then
+    return scorer:rewards(prompts, completions)
+  end
+  error(what .. ": a scorer must be a reward model, an ensemble or a function(prompt, completion, i)", 0)
 end
 
 return M
