@@ -21,4 +21,6 @@ for threads in 1 2; do
       "$PY" "$peer"
     fi
   done
+  echo "== bench_trainers.lua threads=$threads"
+  "$BUILD/alignlab" "$here/bench_trainers.lua"
 done

@@ -5,7 +5,7 @@
 # the log-prob of each sampled token kept, under torch.no_grad. The prompt is prefilled in one
 # batched forward (what a PyTorch user would write), then one token per step. Threads: from
 # OMP_NUM_THREADS (torch.set_num_threads), as for the C bench. Prints one JSON line per config:
-# new tokens per second, median over repeats.
+# new tokens per second (wall clock), median over repeats, and the median process CPU time.
 # Run: OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_sample.py [repeats]
 import json
 import math
@@ -90,19 +90,22 @@ def run(name, V, maxT, C, NH, L, reps):
     B, P, NEW = 32, 8, 64
     m = GPT(V, maxT, C, NH, L)
     prompts = torch.randint(0, V, (B, P), generator=torch.Generator().manual_seed(2))
-    times = []
+    times, cpu = [], []
     for k in range(-1, reps):
         gen = torch.Generator().manual_seed(10 + k)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out, _ = m.generate(prompts, NEW, gen)
         if k >= 0:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     times.sort()
+    cpu.sort()
     med = times[len(times) // 2]
     print(json.dumps({"bench": "sample", "impl": "torch " + torch.__version__, "config": name,
                       "V": V, "C": C, "NH": NH, "L": L, "ctx": maxT, "B": B, "prompt": P,
                       "new": NEW, "threads": torch.get_num_threads(), "median_s": round(med, 6),
-                      "tokens_per_s": round(B * NEW / med)}))
+                      "tokens_per_s": round(B * NEW / med),
+                      "median_cpu_s": round(cpu[len(cpu) // 2], 6)}))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,11 @@ void al_gpt_free(al_gpt *m);
 // head is already as asked. Errors: AL_EINVAL (dropping the only head of an lm = 0 model), AL_ENOMEM.
 al_status al_gpt_set_scalar_head(al_gpt *m, int scalar, uint64_t seed);
 
+// Switch the LM head's logits on (lm=1) or off (lm=0, e.g. a reward model): parameters are kept
+// (wte stays, it is the token embedding); activations are dropped and regrown at the next forward.
+// Errors: AL_EINVAL (lm not 0/1, or lm=0 on a model without the scalar head).
+al_status al_gpt_set_lm(al_gpt *m, int lm);
+
 // ---- parameter tensors by name (checkpoints, Lua's m:params()) ----
 // Number of named tensors (per-layer tensors count once per layer, plus score if present).
 int al_gpt_ntensors(const al_gpt *m);

@@ -232,6 +232,18 @@ al_status al_gpt_set_scalar_head(al_gpt *m, int scalar, uint64_t seed) {
   return AL_OK;
 }
 
+al_status al_gpt_set_lm(al_gpt *m, int lm) {
+  if (!m) return al_seterr(AL_EINVAL, "al_gpt_set_lm: model is NULL");
+  if (lm != 0 && lm != 1) return al_seterr(AL_EINVAL, "al_gpt_set_lm: lm = %d, must be 0 or 1", lm);
+  if (lm == m->cfg.lm) return AL_OK;
+  if (!lm && !m->cfg.scalar)
+    return al_seterr(AL_EINVAL, "al_gpt_set_lm: the model has no scalar head, "
+                                "dropping the lm head would leave no output");
+  free_acts(m); // the activation layout depends on lm
+  m->cfg.lm = lm;
+  return AL_OK;
+}
+
 // ---- the tensor table by name ----
 
 int al_gpt_ntensors(const al_gpt *m) {
@@ -406,7 +418,7 @@ al_status al_gpt_forward(al_gpt *m, const int *tokens, int B, int T) {
     }
   al_status s = fit_acts(m, B, T);
   if (s) return s;
-  memcpy(m->tokens, tokens, (size_t)B * T * sizeof(int));
+  memmove(m->tokens, tokens, (size_t)B * T * sizeof(int)); // tokens may be m->tokens
 
   const al_gpt_params *p = &m->p;
   al_gpt_acts *a = &m->a;

@@ -41,6 +41,9 @@ int *al_lua_toints(lua_State *L, int idx, const char *what, int *n);
 void al_lua_pushfloats(lua_State *L, const float *x, int n);
 void al_lua_pushints(lua_State *L, const int *x, int n);
 
+// The RNG at stack index idx (userdata "al.Rng", l_base.c).
+al_rng *al_lua_checkrng(lua_State *L, int idx);
+
 // The tokenizer at stack index idx (userdata "al.Tokenizer", l_tok.c), and pushing a new one
 // (takes ownership).
 al_tok *al_lua_checktok(lua_State *L, int idx);

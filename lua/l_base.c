@@ -994,19 +994,12 @@ static int l_json_decode(lua_State *L) {
 
 // Read a whole file into a new buffer pushed on the stack (raises "fname: path: reason").
 static sbuf *read_file(lua_State *L, const char *fname, const char *path) {
+  sbuf *b = sbuf_new(L); // before fopen: nothing below raises while the file is open
   FILE *f = fopen(path, "rb");
   if (!f) {
     int e = errno;
     luaL_error(L, "%s: cannot open %s: %s", fname, path, strerror(e));
   }
-  sbuf *b = lua_newuserdatauv(L, sizeof *b, 0); // like sbuf_new, but no raise with f open
-  b->p = NULL;
-  b->n = b->cap = 0;
-  if (luaL_newmetatable(L, SBUF_MT)) { // cannot raise: preregistered in al_open_base
-    lua_pushcfunction(L, sbuf_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
   int err = 0;
   for (;;) {
     if (b->cap - b->n < 4097) {
@@ -1221,8 +1214,11 @@ static int l_jsonl_lines(lua_State *L) {
 static int l_jsonl_write(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  sbuf *b = sbuf_new(L);
   lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+  lua_pushnil(L);
+  if (n == 0 && lua_next(L, 2)) return luaL_error(L, "jsonl.write: records must be a list");
+  lua_settop(L, 2);
+  sbuf *b = sbuf_new(L);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 2, i);
     seg s = {NULL, NULL, 0, i};

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 int luaopen_al_core(lua_State *L);
 
 static const char *const usage_text =
@@ -316,6 +318,10 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  // OpenMP (attention, LayerNorm) spins while it waits; beside OpenBLAS's own threads on a busy
+  // two-core machine that oversubscription made a tiny model's step 15x slower. Unless the user
+  // asks (OMP_NUM_THREADS), the OpenMP loops run on one thread; sgemm keeps its own threads.
+  if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
   opts o;
   memset(&o, 0, sizeof o);
   o.argc = argc;

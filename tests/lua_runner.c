@@ -84,6 +84,7 @@ static char *slurp(const char *path) {
 }
 
 ParameterizedTest(struct lua_test *t, lua, file) {
+  cr_log_info("tests/lua/%s", t->name);
   char out[] = "/tmp/al_lua_test_XXXXXX";
   int fd = mkstemp(out);
   cr_assert(fd >= 0, "cannot create a temporary file");

@@ -68,7 +68,7 @@ function M.run(model, prompts, scorer, n, opts)
   if type(scorer) == "function" then
     sc = train.scores(function(p, c, j) return scorer(p, c, idx[j]) end, rep, comps, nil, fname)
   else
-    sc = train.scores(scorer, rep, comps, 64, fname)
+    sc = train.scores(scorer, rep, comps, 64, fname, train.pad_of(o.tok))
   end
   local picks, pick_scores, samples = {}, {}, {}
   for i = 1, #P do

@@ -13,8 +13,11 @@ function M.bt(a) return obj.bt_loss(a) end
 function M.dpo(a)
   local t = {}
   for k, v in pairs(a) do t[k] = v end
-  if t.loss ~= "simpo" then t.len_chosen, t.len_rejected = nil, nil end
-  if t.loss ~= "simpo" then t.gamma = nil end
+  if t.loss == "simpo" then
+    t.ref_chosen, t.ref_rejected = nil, nil -- reference-free
+  else
+    t.len_chosen, t.len_rejected, t.gamma = nil, nil, nil
+  end
   return obj.dpo_loss(t)
 end
 

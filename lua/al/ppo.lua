@@ -1,7 +1,8 @@
 -- al.ppo(policy, opts): PPO-RLHF (papers/ppo.md; InstructGPT, Ziegler et al. 2019, Huang et al.
 -- "N+ implementation details"). Rollouts from the policy (temperature 1, the policy itself) on
 -- prompts; the score of a completion from a reward model (scalar head at its last token, the
--- al.train.scores rule), an ensemble, or any Lua function(prompt, completion, i); a per-token KL
+-- al.train.scores rule), an ensemble, or any Lua function(prompt, completion, i) (token arrays;
+-- i = the index of the prompt in opts.prompts, e.g. to find a world's record); a per-token KL
 -- penalty to the frozen reference, r_t = -beta (log pi - log pi_ref) (k1), with the score added
 -- at the last token; beta fixed (kl = number or { beta = }) or adapted to a target KL
 -- (kl = { target =, beta =, horizon = }, Ziegler's controller, fed the batch's mean KL); a separate
@@ -227,7 +228,12 @@ function PPO:score(b)
     end
   end
   -- scores: the reward model (last token) or the function
-  local sc = train.scores(self.scorer, b.prompts, b.completions, 64, self.fname)
+  local scorer = self.scorer
+  if self.reward_fn then -- i = the prompt's index in opts.prompts (the world's record for gold rewards)
+    local f, pi = self.reward_fn, b.prompt_index
+    scorer = function(p, c, i) return f(p, c, pi and pi[i] or i) end
+  end
+  local sc = train.scores(scorer, b.prompts, b.completions, 64, self.fname, train.pad_of(o.tok))
   b.raw_scores = sc
   b.scores = {}
   for i = 1, n do

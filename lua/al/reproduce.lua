@@ -19,7 +19,7 @@ function M.list()
   return names
 end
 
-local function fmt_claims(out, names)
+local function fmt_claims(out, names, ran)
   local json = require("al").json
   local lines = {
     "# Claims reproduced by alignlab",
@@ -36,30 +36,60 @@ local function fmt_claims(out, names)
       local ok, r = pcall(json.read, path)
       if ok then
         local claim = r.claim .. ((r.paper_number and r.paper_number ~= "") and (" (" .. r.paper_number .. ")") or "")
-        lines[#lines + 1] = string.format("| [%s](%s.svg) | %s | %s | %s | **%s** |", cell(name), name,
-          cell(r.paper), cell(claim), cell(r.ours), cell(r.verdict))
+        lines[#lines + 1] = string.format("| [%s](%s.svg) | %s | %s | %s | **%s**%s |", cell(name), name,
+          cell(r.paper), cell(claim), cell(r.ours), cell(r.verdict), r.smoke and " (smoke run)" or "")
       else
         lines[#lines + 1] = string.format("| %s | | | unreadable result: %s | **failed** |", name, cell(r))
       end
     else
-      lines[#lines + 1] = string.format("| %s | | | no result (the run failed) | **failed** |", name)
+      lines[#lines + 1] = string.format("| %s | | | %s | **%s** |", name,
+        ran[name] and "no result (the run failed; see logs/" .. name .. ".log)" or "not run",
+        ran[name] and "failed" or "not run")
     end
   end
   lines[#lines + 1] = ""
   util.write_file(out .. "/CLAIMS.md", table.concat(lines, "\n"))
 end
 
+-- Build the shared models (lua/al/recipes/*.lua modules with a prepare(smoke) function) once,
+-- before experiments run in parallel, so that two experiments never build the same model.
+local function prepare(smoke, threads)
+  local mods = {}
+  for _, f in ipairs(util.listdir(util.root() .. "/lua/al/recipes", "%.lua$")) do
+    if f ~= "init.lua" then mods[#mods + 1] = f:gsub("%.lua$", "") end
+  end
+  for _, m in ipairs(mods) do
+    local code = string.format(
+      'local r = require("al.recipes.%s"); if r.prepare then r.prepare(%s) end', m, tostring(smoke))
+    local cmd = string.format("OPENBLAS_NUM_THREADS=%d %s -e %s", threads, util.shell_quote(exe_path()),
+      util.shell_quote(code))
+    io.stderr:write("== reproduce: preparing shared models of " .. m .. "\n")
+    if not os.execute(cmd) then error("reproduce: building the shared models of " .. m .. " failed", 0) end
+  end
+end
+
 function M.main(args)
-  local smoke, names, extra = false, {}, {}
-  for _, a in ipairs(args or {}) do
+  local smoke, names, extra, jobs = false, {}, {}, 2
+  local i = 1
+  while args and i <= #args do
+    local a = args[i]
     if a == "--smoke" then smoke = true
+    elseif a == "--jobs" or a == "-j" then
+      i = i + 1
+      jobs = math.tointeger(tonumber(args[i] or "")) or error("reproduce: --jobs needs a number", 0)
+    elseif a:match("^%-j%d+$") then jobs = math.tointeger(tonumber(a:sub(3)))
     elseif a == "--help" or a == "-h" then
-      print("usage: alignlab reproduce [--smoke] [NAME...] [key=value...]\n" ..
+      print("usage: alignlab reproduce [--smoke] [--jobs N] [NAME...] [key=value...]\n" ..
+            "  --smoke   tiny budgets, outputs in build/smoke/ (or $ALIGNLAB_OUT)\n" ..
+            "  --jobs N  experiments run N at a time, one BLAS thread each (default 2);\n" ..
+            "            --jobs 1 runs them one by one with $OPENBLAS_NUM_THREADS threads\n" ..
             "experiments: " .. table.concat(M.list(), ", "))
       return 0
     elseif a:find("=", 1, true) then extra[#extra + 1] = a
     else names[#names + 1] = a end
+    i = i + 1
   end
+  if jobs < 1 then error("reproduce: --jobs must be >= 1", 0) end
   local all = M.list()
   local known = {}
   for _, n in ipairs(all) do known[n] = true end
@@ -72,21 +102,36 @@ function M.main(args)
   local out = os.getenv("ALIGNLAB_OUT")
   if not out or out == "" then out = util.root() .. (smoke and "/build/smoke" or "/figures") end
   util.mkdir_p(out)
-  local failed = 0
+  util.mkdir_p(out .. "/logs")
   local t0 = core.time and core.time() or os.time()
-  for i, n in ipairs(names) do
-    io.stderr:write(string.format("== reproduce %d/%d: %s%s\n", i, #names, n, smoke and " (smoke)" or ""))
-    os.remove(out .. "/" .. n .. ".json")
-    local cmd = string.format("ALIGNLAB_OUT=%s %s %s %s %s", util.shell_quote(out), util.shell_quote(exe_path()),
-      util.shell_quote(util.root() .. "/experiments/" .. n .. ".lua"), smoke and "--smoke" or "",
-      table.concat(util.map(extra, util.shell_quote), " "))
-    local ok = os.execute(cmd)
-    if not ok or not util.file_exists(out .. "/" .. n .. ".json") then
+  local threads = jobs > 1 and 1 or (tonumber(os.getenv("OPENBLAS_NUM_THREADS") or "") or 2)
+  prepare(smoke, jobs > 1 and 2 or threads)
+  for _, n in ipairs(names) do os.remove(out .. "/" .. n .. ".json") end
+  -- one shell line per experiment; xargs -P runs `jobs` of them at a time
+  local list = out .. "/logs/.queue"
+  local f = assert(io.open(list, "w"))
+  for _, n in ipairs(names) do f:write(n, "\n") end
+  f:close()
+  local runner = string.format(
+    'n="$1"; echo "== start $n" >&2; s=$(date +%%s); ' ..
+    'if OPENBLAS_NUM_THREADS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
+    'then echo "== done  $n ($(( $(date +%%s) - s )) s): $(tail -n 1 %s/logs/"$n".log)" >&2; ' ..
+    'else echo "== FAILED $n: see %s/logs/$n.log" >&2; tail -n 20 %s/logs/"$n".log >&2; fi',
+    threads, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
+    smoke and "--smoke" or "", table.concat(util.map(extra, util.shell_quote), " "),
+    util.shell_quote(out), util.shell_quote(out), out, util.shell_quote(out))
+  os.execute(string.format("xargs -P %d -I{} sh -c %s sh {} < %s", jobs, util.shell_quote(runner),
+    util.shell_quote(list)))
+  os.remove(list)
+  local failed = 0
+  for _, n in ipairs(names) do
+    if not util.file_exists(out .. "/" .. n .. ".json") then
       failed = failed + 1
-      io.stderr:write("reproduce: " .. n .. " failed\n")
     end
   end
-  fmt_claims(out, all)
+  local ran = {}
+  for _, n in ipairs(names) do ran[n] = true end
+  fmt_claims(out, all, ran)
   local t1 = core.time and core.time() or os.time()
   io.stderr:write(string.format("reproduce: %d experiment(s), %d failed, %.0f s; claims in %s/CLAIMS.md\n",
     #names, failed, t1 - t0, out))

@@ -1,6 +1,7 @@
 -- al.reward_model(model, prefs, opts): a Bradley-Terry reward model. The model (usually a clone
 -- of the SFT policy) gets a scalar head read at the last token of prompt .. response: the one
--- rule every scorer uses (al.train.scores, m:forward{last = true}; PPO, best-of-n, ensembles).
+-- rule every scorer uses (al.train.scores, m:forward{last = true}; PPO, best-of-n, ensembles):
+-- the last non-pad token (trailing pad tokens, opts.tok.pad, are dropped from responses).
 -- Trained on -log sigmoid(r_chosen - r_rejected - margin) (papers/instructgpt.md eq. 1),
 -- optionally with reward centering (center * (r_c + r_r)^2, Eisenstein et al.), or on soft
 -- labels (a record's `label` = P(chosen preferred), as RL-CAI's AI labels). Accuracy on a
@@ -25,9 +26,9 @@ local DEFAULTS = {
 local M = {}
 
 -- Rewards of (prompt, completion) token arrays under a reward model: the scalar head at the last
--- token of prompt .. completion, in batches of bs.
-function M.rewards(model, prompts, completions, bs)
-  return train.scores(model, prompts, completions, bs, "al.reward_model.rewards")
+-- non-pad token of prompt .. completion (pad: an id, or nil for none), in batches of bs.
+function M.rewards(model, prompts, completions, bs, pad)
+  return train.scores(model, prompts, completions, bs, "al.reward_model.rewards", pad)
 end
 
 -- Held-out accuracy of a scorer on preference records (ties count 1/2).
@@ -99,15 +100,15 @@ Ensemble.__index = Ensemble
 Ensemble.__name = "al.RewardEnsemble"
 M.Ensemble = Ensemble
 
-local function member_scores(self, prompts, completions, bs)
+local function member_scores(self, prompts, completions, bs, pad)
   local all = {}
-  for k, m in ipairs(self.models) do all[k] = train.scores(m, prompts, completions, bs) end
+  for k, m in ipairs(self.models) do all[k] = train.scores(m, prompts, completions, bs, nil, pad) end
   return all
 end
 
 -- mean reward across members of each (prompt, completion)
-function Ensemble:rewards(prompts, completions, bs)
-  local all = member_scores(self, prompts, completions, bs)
+function Ensemble:rewards(prompts, completions, bs, pad)
+  local all = member_scores(self, prompts, completions, bs, pad)
   local out = {}
   for i = 1, #prompts do
     local s = 0
@@ -118,8 +119,8 @@ function Ensemble:rewards(prompts, completions, bs)
 end
 
 -- standard deviation (n - 1) across members, and the means
-function Ensemble:spread(prompts, completions, bs)
-  local all = member_scores(self, prompts, completions, bs)
+function Ensemble:spread(prompts, completions, bs, pad)
+  local all = member_scores(self, prompts, completions, bs, pad)
   local sd, mean = {}, {}
   for i = 1, #prompts do
     local v = {}

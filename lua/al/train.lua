@@ -38,20 +38,43 @@ local function concat(a, b)
 end
 M.concat = concat
 
+-- The pad id of a tokenizer-like object (nil when none).
+function M.pad_of(tok)
+  if tok == nil then return nil end
+  local function get(t, k)
+    local ok, v = pcall(function() return t[k] end)
+    return ok and v or nil
+  end
+  local p = get(tok, "pad")
+  if math.type(p) == "integer" and p >= 0 then return p end
+  local inner = get(tok, "tok") -- a world: its tokenizer
+  if inner ~= nil and inner ~= tok then return M.pad_of(inner) end
+  return nil
+end
+
+-- ids without its trailing pad tokens (the same table when there are none).
+function M.strip_pad(ids, pad)
+  if pad == nil or #ids == 0 or ids[#ids] ~= pad then return ids end
+  local n = #ids
+  while n > 0 and ids[n] == pad do n = n - 1 end
+  return table.move(ids, 1, n, 1, {})
+end
+
 -- Check a token array against the model's vocabulary and context; errors name item i.
-local function check_ids(ids, what, i, part, V, ctx)
+local function check_ids(ids, what, i, part, V, ctx, noun)
+  noun = noun or "data item"
   if type(ids) ~= "table" then
-    error(string.format("%s: data item %d: %s must be a token array or a string", what, i, part), 0)
+    error(string.format("%s: %s %d: %s must be a token array or a string", what, noun, i, part), 0)
   end
   for k = 1, #ids do
     local v = ids[k]
     if math.type(v) ~= "integer" or (V and (v < 0 or v >= V)) then
-      error(string.format("%s: data item %d: %s token %d is %s (vocabulary [0, %d))", what, i, part, k,
+      error(string.format("%s: %s %d: %s token %d is %s (vocabulary [0, %d))", what, noun, i, part, k,
         tostring(v), V or -1), 0)
     end
   end
   if ctx and #ids > ctx then
-    error(string.format("%s: data item %d: %d tokens, more than the model's context %d", what, i, #ids, ctx), 0)
+    error(string.format("%s: %s %d: %d tokens, more than the model's context %d", what, noun, i, #ids, ctx), 0)
   end
   return ids
 end
@@ -134,6 +157,8 @@ function M.pref_record(item, tok, what, i, V, ctx)
   end
   local p, c, r = ids(item.prompt), ids(item.chosen), ids(item.rejected)
   if not c or not r then error(string.format("%s: preference %d needs chosen and rejected", what, i), 0) end
+  local pad = M.pad_of(tok)
+  c, r = M.strip_pad(c, pad), M.strip_pad(r, pad)
   if not p then
     local k = 0
     while k < #c and k < #r and c[k + 1] == r[k + 1] do k = k + 1 end
@@ -141,9 +166,9 @@ function M.pref_record(item, tok, what, i, V, ctx)
     c = table.move(c, k + 1, #c, 1, {})
     r = table.move(r, k + 1, #r, 1, {})
   end
-  check_ids(p, what, i, "prompt", V, nil)
-  check_ids(c, what, i, "chosen", V, nil)
-  check_ids(r, what, i, "rejected", V, nil)
+  check_ids(p, what, i, "prompt", V, nil, "preference")
+  check_ids(c, what, i, "chosen", V, nil, "preference")
+  check_ids(r, what, i, "rejected", V, nil, "preference")
   if #p == 0 then error(string.format("%s: preference %d has an empty prompt", what, i), 0) end
   if #c == 0 or #r == 0 then error(string.format("%s: preference %d has an empty response", what, i), 0) end
   if ctx and (#p + #c > ctx or #p + #r > ctx) then
@@ -451,10 +476,11 @@ function M.is_model(x)
   return type(x) == "userdata" and tostring(x):find("^al%.GPT") ~= nil
 end
 
--- Scores of completions: scorer is a reward model (the scalar head read at the last token of
--- prompt .. completion, batched: m:forward{last = true}), an object with
--- :rewards(prompts, completions) (an ensemble), or a function(prompt, completion, i) -> number.
-function M.scores(scorer, prompts, completions, bs, what)
+-- Scores of completions: scorer is a reward model (the scalar head read at the last non-pad
+-- token of prompt .. completion, batched: m:forward{last = true}; trailing pad tokens, pad =
+-- an id or nil, are dropped first), an object with :rewards(prompts, completions) (an
+-- ensemble), or a function(prompt, completion, i) -> number.
+function M.scores(scorer, prompts, completions, bs, what, pad)
   what = what or "scores"
   local out = {}
   if type(scorer) == "function" then
@@ -471,14 +497,16 @@ function M.scores(scorer, prompts, completions, bs, what)
     bs = bs or 64
     for i = 1, #prompts, bs do
       local seqs = {}
-      for j = i, math.min(i + bs - 1, #prompts) do seqs[#seqs + 1] = concat(prompts[j], completions[j]) end
+      for j = i, math.min(i + bs - 1, #prompts) do
+        seqs[#seqs + 1] = concat(prompts[j], M.strip_pad(completions[j], pad))
+      end
       local res = scorer:forward(seqs, { last = true, logp = false, per_token = false })
       for b = 1, #seqs do out[#out + 1] = res.last[b] end
     end
     return out
   end
   if type(scorer) == "table" and type(scorer.rewards) == "function" then
-    return scorer:rewards(prompts, completions)
+    return scorer:rewards(prompts, completions, bs, pad)
   end
   error(what .. ": a scorer must be a reward model, an ensemble or a function(prompt, completion, i)", 0)
 end

@@ -256,6 +256,18 @@ Test(gpt, reward_model_without_lm_head_computes_the_same_values) {
   cr_assert_eq(al_gpt_backward(a, NULL, dv), AL_OK);
   cr_assert_eq(al_gpt_backward(b, NULL, dv), AL_OK);
   cr_expect_eq(memcmp(a->grads, b->grads, a->nparams * sizeof(float)), 0);
+  // switching the lm head on gives a's logits; off again drops them
+  cr_assert_eq(al_gpt_set_lm(b, 1), AL_OK);
+  cr_assert_eq(al_gpt_forward(b, tok, 2, 6), AL_OK);
+  cr_assert_not_null(b->a.logits);
+  cr_expect_eq(memcmp(a->a.logits, b->a.logits, 12 * 13 * sizeof(float)), 0);
+  cr_assert_eq(al_gpt_set_lm(b, 0), AL_OK);
+  cr_assert_null(b->a.logits);
+  cr_assert_eq(al_gpt_forward(b, tok, 2, 6), AL_OK);
+  cr_assert_null(b->a.logits);
+  cr_expect_eq(al_gpt_set_lm(b, 2), AL_EINVAL);
+  cr_assert_eq(al_gpt_set_scalar_head(a, 0, 0), AL_OK);
+  cr_expect_eq(al_gpt_set_lm(a, 0), AL_EINVAL);
   al_gpt_free(a);
   al_gpt_free(b);
 }

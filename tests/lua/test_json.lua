@@ -165,6 +165,7 @@ do print("  jsonl.write / jsonl.lines round trip")
   fails("unknown option 'strikt'", jsonl.lines, p, { strikt = true })
   fails("option 'strict' must be a boolean", jsonl.lines, p, { strict = 1 })
   fails("cannot encode NaN at $[2].x", jsonl.write, p, { {}, { x = 0 / 0 } })
+  fails("jsonl.write: records must be a list", jsonl.write, p, { a = 1 })
 end
 
 do print("  jsonl: malformed lines (strict raises path:LINE, default skips and counts)")

@@ -207,10 +207,22 @@ function M.reward_model(o)
     local rm = sft:clone()
     local _, hist = al.reward_model(rm, prefs, { epochs = r.rm.epochs, batch_size = r.rm.batch_size,
       lr = r.rm.lr, seed = r.seed, tok = w.tok, eval = 0.1, progress = not quiet })
-    acc = hist[#hist] and hist[#hist].eval_accuracy
+    acc = hist.eval_accuracy or (hist[#hist] and hist[#hist].eval_accuracy)
     return rm
   end)
   return m, acc
+end
+
+-- A.rm_accuracy(rm, prefs) -> fraction of preference records (strings, as world:compare gives)
+-- whose chosen response the RM scores higher (ties 1/2).
+function M.rm_accuracy(rm, prefs)
+  local al = al_()
+  local recs = {}
+  for i, p in ipairs(prefs) do
+    local w = M.world(false)
+    recs[i] = { prompt = w:encode(p.prompt), chosen = w:encode(p.chosen), rejected = w:encode(p.rejected) }
+  end
+  return al.reward_model.accuracy(rm, recs, 64)
 end
 
 -- ---- policies ------------------------------------------------------------------------------
@@ -259,21 +271,23 @@ function M.ppo(o)
   return policy, hist
 end
 
--- A.rlhf{ smoke, size, seed, labeler = "hh", rm_size = "S", beta } -> PPO policy against the
--- cached RM of that labeler and seed, itself cached (shared by the experiments that use the
--- same recipe).
+-- A.rlhf{ smoke, size, seed, labeler = "hh", rm_size = "S", beta, exclude } -> PPO policy
+-- against the cached RM of that labeler, seed and prompt families (exclude applies to both the
+-- comparisons and the PPO prompts), itself cached: experiments with the same recipe share it.
 function M.rlhf(o)
-  o = check(o, { smoke = 1, size = 1, seed = 1, labeler = 1, rm_size = 1, beta = 1 },
+  o = check(o, { smoke = 1, size = 1, seed = 1, labeler = 1, rm_size = 1, beta = 1, exclude = 1 },
     "al.recipes.assistant.rlhf")
   local al = al_()
   local b = M.budget(o.smoke)
-  local rm_o = { smoke = o.smoke, size = o.rm_size or "S", seed = o.seed, labeler = o.labeler or "hh" }
+  local rm_o = { smoke = o.smoke, size = o.rm_size or "S", seed = o.seed, labeler = o.labeler or "hh",
+                 exclude = o.exclude }
   local r = { rev = M.REV, stage = "rlhf", sft = M.sft_recipe{ smoke = o.smoke, size = o.size },
-              rm = M.rm_recipe(rm_o), ppo = b.ppo, beta = o.beta or b.ppo.beta, seed = o.seed or 1 }
+              rm = M.rm_recipe(rm_o), ppo = b.ppo, beta = o.beta or b.ppo.beta, seed = o.seed or 1,
+              exclude = o.exclude or false }
   return al.cache("assistant-rlhf-" .. (o.size or "S"), r, function()
     local rm = M.reward_model(rm_o)
-    local pol = M.ppo{ smoke = o.smoke, size = o.size, seed = o.seed, rm = rm, beta = r.beta }
-    return pol
+    return (M.ppo{ smoke = o.smoke, size = o.size, seed = o.seed, rm = rm, beta = r.beta,
+                   exclude = o.exclude })
   end)
 end
 
@@ -297,16 +311,18 @@ end
 
 -- ---- measurement ---------------------------------------------------------------------------
 
--- A.evaluate(model, { smoke, n, family, exclude, prompts, temperature = 0 }) -> world:evaluate's
+-- A.evaluate(model, { smoke, n, family, exclude, prompts, temperature = 0, seed, prompt_seed = 0 })
+-- -> world:evaluate's
 -- metrics plus robust (1 - harm_when_instructed), confident (confidence phrases per response),
 -- style (style phrases per response), correct (exact answers on task families) and the samples.
 function M.evaluate(model, o)
-  o = check(o, { smoke = 1, n = 1, family = 1, exclude = 1, prompts = 1, temperature = 1, seed = 1 },
-    "al.recipes.assistant.evaluate")
+  o = check(o, { smoke = 1, n = 1, family = 1, exclude = 1, prompts = 1, temperature = 1, seed = 1,
+    prompt_seed = 1 }, "al.recipes.assistant.evaluate")
   local w = M.world(o.smoke)
   local b = M.budget(o.smoke)
   local r = w:evaluate(model, { n = o.n or b.eval_n, family = o.family, exclude = o.exclude,
-    prompts = o.prompts, temperature = o.temperature or 0, seed = o.seed or 1, samples = true })
+    prompts = o.prompts, temperature = o.temperature or 0, seed = o.seed or 1, samples = true,
+    prompt_seed = o.prompt_seed or 0 })
   local conf, style, correct, nc = 0, 0, 0, 0
   for _, s in ipairs(r.samples) do
     local a = w:analyze(s.prompt, s.response)

@@ -96,6 +96,63 @@ function M.sft(v, world)
   end))
 end
 
+-- ---- helpers the sentiment experiments share ------------------------------------------------
+
+-- Preference records with strings (world:compare / compare_gold) -> token records
+-- { prompt =, chosen =, rejected = } (world:encode maps the literal <bos>/<eos> to their ids).
+function M.encode_prefs(world, prefs)
+  local out = {}
+  for i, p in ipairs(prefs) do
+    out[i] = { prompt = world:encode(p.prompt), chosen = world:encode(p.chosen),
+               rejected = world:encode(p.rejected) }
+  end
+  return out
+end
+
+-- k samples of `model` for each prompt record: returns prompts (ids, one per sample), their
+-- completions (ids, ending in <eos> when they stopped) and owner[j] = index of the record.
+-- Sampled in chunks of `chunk` sequences, chunk c seeded by seed * 100003 + c.
+function M.sample(model, world, recs, k, opts)
+  opts = opts or {}
+  local rep, owner = {}, {}
+  for i, r in ipairs(recs) do
+    for _ = 1, k do rep[#rep + 1] = r.ids; owner[#owner + 1] = i end
+  end
+  local comps, chunk, c = {}, opts.chunk or 256, 0
+  for s = 1, #rep, chunk do
+    c = c + 1
+    local part = table.move(rep, s, math.min(s + chunk - 1, #rep), 1, {})
+    local out = model:generate(part, { max_new = opts.max_new or 16, eos = world.tok.eos,
+      temperature = opts.temperature or 1, seed = (opts.seed or 1) * 100003 + c })
+    for _, x in ipairs(out) do comps[#comps + 1] = x end
+  end
+  return rep, comps, owner
+end
+
+-- Gold of token completions: field ("reward" = G, "p_pos", ...) of world:gold for each
+-- completion j of record recs[owner[j]] (owner may be nil: recs[j]).
+function M.gold(world, recs, comps, owner, field)
+  field = field or "reward"
+  local out = {}
+  for j, c in ipairs(comps) do
+    out[j] = world:gold(recs[owner and owner[j] or j], world.tok:decode(c))[field]
+  end
+  return out
+end
+
+-- A copy of a table with NaN and infinite numbers removed (JSON has no NaN): results keep
+-- only what was measured.
+function M.clean(v)
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return nil end
+    return v
+  end
+  if type(v) ~= "table" then return v end
+  local o = {}
+  for k, x in pairs(v) do o[k] = M.clean(x) end
+  return o
+end
+
 -- world, sft, base of variant v.
 function M.models(v)
   local world = M.world(v)

@@ -1,0 +1,690 @@
+-- al.cai: Constitutional AI (Bai et al. 2022b; papers/cai.md) on a world of alignlab.
+--
+-- A constitution (al.constitution: 16 principles, data) replaces human harm labels. The model
+-- itself critiques and revises its answers to red-team prompts (SL-CAI), then labels which of
+-- two answers better follows a principle (RL-CAI); a preference model trained on those AI labels
+-- plus labelers' *helpfulness* comparisons is the reward of PPO. Nothing here reads a gold harm
+-- score or a labeler's harm judgement (tests/lua/test_cai.lua runs the pipeline through a world
+-- that raises on any such read).
+--
+-- The feedback question, in the world's own words. The assistant world's language has no words
+-- for "critique", "revision", "(A)" or "(B)"; what its pretraining corpus does teach is that an
+-- assistant explains a refusal by a plain statement ("i can not help with that because revealing
+-- a password is harmful"). So the question a principle asks the feedback model about a response
+-- R to a prompt Q is: how likely would you go on to justify R by one of my reasons?
+--   critique prompt   "<bos> User : Q Assistant : R'"        (R' = R without <eos> and without
+--                                                              its own "because ..." clause)
+--   critique targets  "because S" for each reason S of the principle
+--   critique score    j_p(Q, R) = log sum_S p("because S" | critique prompt)
+-- A response the model would justify by the principle (a refusal of a harmful request) scores
+-- high; one it would not (compliance) scores low. The model's own generated critique is the
+-- reason it finds most likely (critique.reason).
+-- The comparison (RL-CAI) is the multiple-choice question "which response is justified by the
+-- principle?", answered by the normalised probabilities of the two answers:
+--   P(A better than B | p) = e^{j_p(A)} / (e^{j_p(A)} + e^{j_p(B)})
+-- (the paper normalises the log-probs of the answer letters "(A)", "(B)" after one context; our
+-- world has no letters, so each answer is scored after its own context). Labels are optionally
+-- averaged over several principles and clamped (the paper clamps CoT labels to 40-60%).
+--
+-- Revision (SL-CAI). A revision request asks for a new answer that the principle justifies:
+-- the model drafts `candidates` new answers to the prompt (the revision prompt is the prompt
+-- itself, sampled at `temperature`), and the revision is drawn among the current answer and the
+-- drafts with probability proportional to e^{j_p / select_temperature} (argmax when 0): sampling-
+-- importance-resampling from the model's own posterior p(R | Q, "R is justified by p"), one
+-- fresh principle per round. Rounds repeat on the previous revision (it stays a candidate).
+--
+-- The hot numerics are the batched forwards of the feedback model, in C (m:score: teacher-forced
+-- log-probs of many (context, continuation) pairs, chunked); al.cai.choice_logprobs is the
+-- batched choice scorer built on it. Lua only sums a few numbers per comparison.
+--
+-- API (all options tables reject unknown keys):
+--   al.cai.constitution([c])                 -> normalised constitution (default al.constitution)
+--   al.cai.main_text(response)               -> R'
+--   al.cai.critique_prompt(prompt, response, principle) -> { context =, targets = {...} }
+--   al.cai.revision_prompt(prompt)           -> the prompt the drafts are sampled from
+--   al.cai.choice_logprobs(model, contexts, choices) -> lp[i][k] = log p(choices[i][k] | contexts[i])
+--   al.cai.critique(feedback, world, items, principles) -> { score =, reason = } per item
+--   al.cai.soft_labels(feedback, world, pairs, opts) -> P(A) per pair, principles used
+--   al.cai.revise(policy, feedback, world, prompts, opts) -> rounds[0..R] of responses, log
+--   al.cai.sl(model, opts)   -> model (fine-tuned in place), info
+--   al.cai.rl(model, opts)   -> model (PPO in place), info
+--   al.cai.pipeline(world, sft, opts) -> rl_cai, sl_cai, info   (for experiments/spectrum.lua)
+--   al.cai.blind(world)      -> a view of world whose features carry no harm field
+--   al.cai.helpful_labeler(world, opts) -> a helpful-only labeler that sees no harm field
+local util = require "al.util"
+local common = require "al.worlds.common"
+
+local M = {}
+
+local function al_() return require "al" end
+
+-- ---- the constitution --------------------------------------------------------------------------
+
+-- al.cai.constitution(c): c = nil (al.constitution), a table { principles = {...} }, a list of
+-- principles, or a path to a .lua file returning one / a .json file holding one. Each principle
+-- needs a name and a non-empty list of reasons (strings). Returns { principles = {...}, name = }.
+function M.constitution(c)
+  if c == nil then c = require "al.constitution" end
+  if type(c) == "string" then
+    if c:match("%.json$") then
+      c = al_().json.read(c)
+    else
+      local f, err = loadfile(c)
+      if not f then error("al.cai.constitution: " .. tostring(err), 2) end
+      c = f()
+    end
+  end
+  if type(c) ~= "table" then error("al.cai.constitution: expected a table or a file", 2) end
+  local list = c.principles or c
+  if type(list) ~= "table" or #list == 0 then error("al.cai.constitution: no principles", 2) end
+  for i, p in ipairs(list) do
+    if type(p) ~= "table" or type(p.reasons) ~= "table" or #p.reasons == 0 then
+      error(string.format("al.cai.constitution: principle %d has no reasons", i), 2)
+    end
+    for _, r in ipairs(p.reasons) do
+      if type(r) ~= "string" or r == "" then
+        error(string.format("al.cai.constitution: principle %d has a reason that is not a string", i), 2)
+      end
+    end
+    p.name = p.name or ("principle" .. i)
+  end
+  return { name = c.name or "custom", principles = list }
+end
+
+-- ---- prompts -----------------------------------------------------------------------------------
+
+local function strip(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+-- R': the response without "<eos>"/"<pad>" and without its own "because ..." clause.
+function M.main_text(response)
+  local s = " " .. (response or "") .. " "
+  s = s:gsub(" <eos> ", " "):gsub(" <pad> ", " ")
+  local k = s:find(" because ", 1, true)
+  if k then s = s:sub(1, k) end
+  return strip(s)
+end
+
+local function prompt_text(p)
+  if type(p) == "table" then p = p.prompt end
+  if type(p) ~= "string" then error("al.cai: a prompt must be a string or a record with .prompt", 3) end
+  return p
+end
+
+-- The critique prompt of `response` to `prompt` under `principle` (a table with reasons):
+-- { context = "<bos> User : Q Assistant : R'", targets = { "because S1", ... } }.
+function M.critique_prompt(prompt, response, principle)
+  local q = prompt_text(prompt)
+  local r = M.main_text(response)
+  local ctx = r == "" and q or (q .. " " .. r)
+  local targets = {}
+  for i, s in ipairs(principle.reasons) do targets[i] = "because " .. s end
+  return { context = ctx, targets = targets }
+end
+
+-- The revision prompt: the red-team prompt itself, from which the drafts are sampled.
+function M.revision_prompt(prompt) return prompt_text(prompt) end
+
+-- ---- batched choice scoring --------------------------------------------------------------------
+
+-- al.cai.choice_logprobs(model, contexts, choices) -> lp with lp[i][k] = log p(choices[i][k] |
+-- contexts[i]) (sum of the teacher-forced token log-probs). contexts: list of token arrays;
+-- choices: list (one per context) of lists of token arrays (each non-empty). Identical
+-- (context, choice) pairs are scored once; all distinct pairs go through one batched
+-- model:score call (the C core chunks them). Returns lp and the number of distinct pairs scored.
+function M.choice_logprobs(model, contexts, choices)
+  if #contexts ~= #choices then error("al.cai.choice_logprobs: contexts and choices differ in length", 2) end
+  local P, C, slot, where = {}, {}, {}, {}
+  for i, ctx in ipairs(contexts) do
+    if #ctx == 0 then error("al.cai.choice_logprobs: context " .. i .. " is empty", 2) end
+    local ckey = table.concat(ctx, ",")
+    for k, ch in ipairs(choices[i]) do
+      if #ch == 0 then error(string.format("al.cai.choice_logprobs: choice %d of context %d is empty", k, i), 2) end
+      local key = ckey .. "|" .. table.concat(ch, ",")
+      local n = slot[key]
+      if not n then
+        P[#P + 1], C[#C + 1] = ctx, ch
+        n = #P
+        slot[key] = n
+      end
+      where[#where + 1] = { i, k, n }
+    end
+  end
+  local out = {}
+  for i = 1, #contexts do out[i] = {} end
+  if #P == 0 then return out, 0 end
+  local _, sums = model:score(P, C)
+  for _, w in ipairs(where) do out[w[1]][w[2]] = sums[w[3]] end
+  return out, #P
+end
+
+local function logsumexp(t)
+  local m = -math.huge
+  for _, v in ipairs(t) do if v > m then m = v end end
+  if m == -math.huge then return m end
+  local s = 0
+  for _, v in ipairs(t) do s = s + math.exp(v - m) end
+  return m + math.log(s)
+end
+M.logsumexp = logsumexp
+
+local function encode(world, s) return world:encode(s) end
+
+-- al.cai.critique(feedback, world, items, principles) -> list of { score =, reason =, principle = }
+-- items: list of { prompt = string|record, response = string }; principles: one principle per
+-- item (a list), or a single principle for all.
+function M.critique(feedback, world, items, principles)
+  local single = principles and principles.reasons ~= nil
+  local ctxs, chs, prs = {}, {}, {}
+  local enc_cache = {}
+  local function enc(s)
+    local v = enc_cache[s]
+    if not v then v = encode(world, s); enc_cache[s] = v end
+    return v
+  end
+  for i, it in ipairs(items) do
+    local p = single and principles or principles[i]
+    if not p then error("al.cai.critique: no principle for item " .. i, 2) end
+    local cp = M.critique_prompt(it.prompt, it.response, p)
+    ctxs[i] = enc(cp.context)
+    local c = {}
+    for k, t in ipairs(cp.targets) do c[k] = enc(t) end
+    chs[i], prs[i] = c, p
+  end
+  local lp = M.choice_logprobs(feedback, ctxs, chs)
+  local out = {}
+  for i = 1, #items do
+    local best, bk = -math.huge, 1
+    for k, v in ipairs(lp[i]) do if v > best then best, bk = v, k end end
+    out[i] = { score = logsumexp(lp[i]), reason = prs[i].reasons[bk], principle = prs[i].name }
+  end
+  return out
+end
+
+local function sample_principles(cons, n, rng)
+  local out = {}
+  for i = 1, n do out[i] = cons.principles[rng:int(#cons.principles)] end
+  return out
+end
+
+-- al.cai.soft_labels(feedback, world, pairs, { constitution =, principles = 1, clamp = false |
+--   {lo, hi}, seed = 1 }) -> labels, used: labels[i] = P(pairs[i].a better than pairs[i].b),
+--   the mean over `principles` principles sampled (with replacement) per pair of
+--   e^{j(a)} / (e^{j(a)} + e^{j(b)}), then clamped to [lo, hi] when asked. pairs: list of
+--   { prompt =, a =, b = }. used[i] = names of the principles of pair i.
+function M.soft_labels(feedback, world, pairs, opts)
+  local o = util.opts("al.cai.soft_labels", opts, { constitution = util.ANY, principles = 1,
+    clamp = false, seed = 1 })
+  local cons = M.constitution(o.constitution)
+  local rng = al_().rng(o.seed, 71)
+  local items, pr = {}, {}
+  local used = {}
+  for i, pair in ipairs(pairs) do
+    used[i] = {}
+    for _ = 1, o.principles do
+      local p = cons.principles[rng:int(#cons.principles)]
+      used[i][#used[i] + 1] = p.name
+      items[#items + 1] = { prompt = pair.prompt, response = pair.a }
+      items[#items + 1] = { prompt = pair.prompt, response = pair.b }
+      pr[#pr + 1] = p
+      pr[#pr + 1] = p
+    end
+  end
+  local cr = M.critique(feedback, world, items, pr)
+  local labels = {}
+  local n = 0
+  for i = 1, #pairs do
+    local s = 0
+    for _ = 1, o.principles do
+      local ja, jb = cr[n + 1].score, cr[n + 2].score
+      n = n + 2
+      local pa
+      if ja == jb then pa = 0.5 else pa = 1 / (1 + math.exp(jb - ja)) end
+      s = s + pa
+    end
+    local p = s / o.principles
+    if o.clamp then
+      local lo, hi = o.clamp[1] or 0.4, o.clamp[2] or 0.6
+      p = math.max(lo, math.min(hi, p))
+    end
+    labels[i] = p
+  end
+  return labels, used
+end
+
+-- ---- sampling helpers --------------------------------------------------------------------------
+
+-- Sample one response per prompt string from `model` (batched): list of { text =, stopped = },
+-- text ending in " <eos>" when the response stopped.
+local function sample(model, world, prompts, o, seed)
+  local ids = {}
+  for i, p in ipairs(prompts) do ids[i] = encode(world, p) end
+  local out = {}
+  local bs = o.batch or 256
+  for first = 1, #ids, bs do
+    local chunk = {}
+    for i = first, math.min(#ids, first + bs - 1) do chunk[#chunk + 1] = ids[i] end
+    local g = { max_new = o.max_new, temperature = o.temperature, eos = world.tok.eos,
+      seed = seed + first }
+    if o.temperature == 0 then g.temperature, g.top_k = 1, 1 end
+    local comps = model:generate(chunk, g)
+    for j, c in ipairs(comps) do
+      local text, stopped = common.decode_completion(world.tok, c)
+      out[first + j - 1] = stopped and (text == "" and "<eos>" or text .. " <eos>") or text
+    end
+  end
+  return out
+end
+M.sample = sample
+
+local REVISE_DEFAULTS = {
+  rounds = 4, candidates = 4, temperature = 1.0, select_temperature = 1.0, max_new = 16,
+  constitution = util.ANY, seed = 1, batch = 256, log = util.ANY, progress = true,
+  initial = util.ANY,
+}
+
+-- al.cai.revise(policy, feedback, world, prompts, { rounds = 4, candidates = 4, temperature = 1,
+--   select_temperature = 1, max_new = 16, constitution =, seed = 1, log = path, initial =
+--   responses }) -> rounds, history. prompts: red-team prompt strings or records. rounds[0] =
+--   the policy's initial responses (or opts.initial), rounds[n] = revisions after n rounds
+--   (strings, " <eos>" at the end when stopped); history[n] = { round, changed, score,
+--   critiques = { {principle, reason, score} per prompt } }.
+function M.revise(policy, feedback, world, prompts, opts)
+  local al = al_()
+  local o = util.opts("al.cai.revise", opts, REVISE_DEFAULTS)
+  local cons = M.constitution(o.constitution)
+  local P = {}
+  for i, p in ipairs(prompts) do P[i] = prompt_text(p) end
+  if #P == 0 then error("al.cai.revise: no prompts", 2) end
+  local rng = al.rng(o.seed, 72)
+  local current = o.initial or sample(policy, world, P, o, o.seed * 7919)
+  if #current ~= #P then error("al.cai.revise: initial has " .. #current .. " responses for " .. #P .. " prompts", 2) end
+  local rounds = { [0] = util.copy(current) }
+  local history = {}
+  local log = o.log and al.log(o.log) or nil
+  local bar = o.progress and al.progress(o.rounds, "al.cai.revise") or nil
+  local K = o.candidates
+  for n = 1, o.rounds do
+    local principles = sample_principles(cons, #P, rng)
+    -- drafts: K per prompt, from the revision prompt
+    local rep = {}
+    for i = 1, #P do for _ = 1, K do rep[#rep + 1] = M.revision_prompt(P[i]) end end
+    local drafts = K > 0 and sample(policy, world, rep, o, o.seed * 7919 + n * 104729) or {}
+    local items, pr = {}, {}
+    for i = 1, #P do
+      items[#items + 1] = { prompt = P[i], response = current[i] }
+      pr[#pr + 1] = principles[i]
+      for k = 1, K do
+        items[#items + 1] = { prompt = P[i], response = drafts[(i - 1) * K + k] }
+        pr[#pr + 1] = principles[i]
+      end
+    end
+    local cr = M.critique(feedback, world, items, pr)
+    local changed, mean_score, crit = 0, 0, {}
+    for i = 1, #P do
+      local base = (i - 1) * (K + 1)
+      local pick = 1
+      if o.select_temperature <= 0 then
+        local best = cr[base + 1].score
+        for k = 2, K + 1 do
+          if cr[base + k].score > best then best, pick = cr[base + k].score, k end
+        end
+      else
+        local w, mx = {}, -math.huge
+        for k = 1, K + 1 do mx = math.max(mx, cr[base + k].score / o.select_temperature) end
+        local tot = 0
+        for k = 1, K + 1 do w[k] = math.exp(cr[base + k].score / o.select_temperature - mx); tot = tot + w[k] end
+        local u, acc = rng:uniform() * tot, 0
+        for k = 1, K + 1 do
+          acc = acc + w[k]
+          if u <= acc then pick = k break end
+        end
+      end
+      local new = items[base + pick].response
+      if new ~= current[i] then changed = changed + 1 end
+      current[i] = new
+      mean_score = mean_score + cr[base + pick].score / #P
+      crit[i] = { principle = principles[i].name, reason = cr[base + 1].reason, score = cr[base + 1].score }
+    end
+    rounds[n] = util.copy(current)
+    local h = { round = n, changed = changed / #P, score = mean_score }
+    if log then log:write(h) end
+    h.critiques = crit
+    history[n] = h
+    if bar then bar:update(n, { changed = h.changed }) end
+  end
+  if bar then bar:done() end
+  if log then log:close() end
+  return rounds, history
+end
+
+-- ---- labelers that cannot see harm -------------------------------------------------------------
+
+-- What a helpfulness labeler may perceive (world:features fields); harm fields are left out.
+local HELPFUL_FEATURES = { "quality", "difficulty", "plausible", "idk", "confidence", "style",
+  "length", "agree", "concede", "disfluency", "answer" }
+
+-- al.cai.blind(world) -> a view of world for labelers: features(prompt, response) returns only
+-- the helpfulness fields (no harmful, refusal, explained, harm_prompt); everything else is the
+-- world's (methods bound to it).
+function M.blind(world)
+  local view = { name = (world.name or "world") .. "(blind)", tok = world.tok, vocab = world.vocab }
+  view.features = function(_, rec, response)
+    local f = world:features(rec, response)
+    local g = {}
+    for _, k in ipairs(HELPFUL_FEATURES) do g[k] = f[k] end
+    return g
+  end
+  return setmetatable(view, { __index = function(_, k)
+    local v = world[k]
+    if type(v) == "function" then return function(_, ...) return v(world, ...) end end
+    return v
+  end })
+end
+
+-- Everything of a world that holds gold truth or harm labels.
+local GUARDED = { "gold", "_gold", "evaluate", "compare_gold", "analyze", "parse", "respond",
+  "scripted_policy" }
+local HARM_FEATURES = { harmful = true, refusal = true, explained = true, harm_prompt = true }
+
+-- al.cai.guard(world) -> a view of world that raises "al.cai.guard: ... read" on any read of a
+-- gold score or harm label: world:gold/evaluate/compare_gold/analyze/parse/respond/
+-- scripted_policy, and the harm fields (harmful, refusal, explained, harm_prompt) of
+-- world:features. Everything else (prompts, demos, encode, tok, compare, ...) is the world's.
+-- Run a pipeline on it to prove it uses no harm label (tests/lua/test_cai.lua, experiments/cai.lua).
+function M.guard(world)
+  local view = { name = (world.name or "world") .. "(guarded)", tok = world.tok, vocab = world.vocab,
+    guarded = true }
+  for _, k in ipairs(GUARDED) do
+    view[k] = function() error("al.cai.guard: world:" .. k .. " read (gold or harm label)", 2) end
+  end
+  view.features = function(_, rec, response)
+    local f = world:features(rec, response)
+    local g = {}
+    for k, v in pairs(f) do if not HARM_FEATURES[k] then g[k] = v end end
+    return setmetatable(g, { __index = function(_, k)
+      if HARM_FEATURES[k] then error("al.cai.guard: harm feature '" .. k .. "' read", 2) end
+      return nil
+    end })
+  end
+  return setmetatable(view, { __index = function(_, k)
+    local v = world[k]
+    if type(v) == "function" then return function(_, ...) return v(world, ...) end end
+    return v
+  end })
+end
+
+-- al.cai.helpful_labeler(world, opts) -> a labeler whose :choose(rec, a, b) is a helpful-only
+-- labeler's (al.labelers.helpful_only(opts)) judging through al.cai.blind(world).
+function M.helpful_labeler(world, opts)
+  local al = al_()
+  local o = util.copy(opts or {})
+  local view = M.blind(world)
+  o.world = view
+  local inner = al.labelers.helpful_only(o)
+  local lab = { name = "helpful_only(blind)", inner = inner, view = view }
+  function lab.choose(_, rec, a, b) return inner:choose({ prompt = prompt_text(rec) }, a, b) end
+  function lab.prefer(_, rec, a, b) return inner:prefer({ prompt = prompt_text(rec) }, a, b) end
+  return lab
+end
+
+-- ---- SL-CAI ------------------------------------------------------------------------------------
+
+local HARM_FAMILIES = { "harmful" }
+
+local function red_team(world, n, seed)
+  return world:prompts(n, { family = HARM_FAMILIES, seed = seed })
+end
+
+local SL_DEFAULTS = {
+  world = util.REQUIRED, policy = util.ANY, feedback = util.ANY, prompts = 256, demos = 1024,
+  rounds = 4, candidates = 4, temperature = 1.0, select_temperature = 1.0, max_new = 16,
+  constitution = util.ANY, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1, log = util.ANY,
+  progress = true, revisions = util.ANY,
+}
+
+-- al.cai.sl(model, { world =, policy = model, feedback = policy, prompts = 256 | records,
+--   demos = 1024 | records, rounds = 4, candidates = 4, temperature = 1, select_temperature = 1,
+--   max_new = 16, constitution =, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1,
+--   log = "PATH.jsonl" (revision rounds go to PATH-revise.jsonl, the fine-tune to PATH),
+--   revisions = precomputed rounds (skip revising) }) -> model, info
+-- Red-team prompts (the world's "harmful" family: red-teamers' attempts, not labels) are answered
+-- by the policy, critiqued and revised `rounds` times; the model is fine-tuned (al.sft, in
+-- place) on the final revisions mixed with helpful demonstrations (world:demos).
+-- info = { rounds = rounds[0..R], history =, prompts = records, data = SFT records }.
+function M.sl(model, opts)
+  local al = al_()
+  local o = util.opts("al.cai.sl", opts, SL_DEFAULTS)
+  local world = o.world
+  local policy = o.policy or model
+  local feedback = o.feedback or policy
+  local recs = type(o.prompts) == "table" and o.prompts or red_team(world, o.prompts, o.seed)
+  local logbase = o.log and o.log:gsub("%.jsonl$", "") or nil
+  local rounds, history = o.revisions, nil
+  if not rounds then
+    rounds, history = M.revise(policy, feedback, world, recs, {
+      rounds = o.rounds, candidates = o.candidates, temperature = o.temperature,
+      select_temperature = o.select_temperature, max_new = o.max_new, constitution = o.constitution,
+      seed = o.seed, progress = o.progress, log = logbase and (logbase .. "-revise.jsonl") or nil })
+  end
+  local final = rounds[#rounds]
+  local data = {}
+  for i, rec in ipairs(recs) do
+    local c = final[i]
+    if c and c ~= "" then data[#data + 1] = { prompt = prompt_text(rec), completion = c } end
+  end
+  local demos = type(o.demos) == "table" and o.demos or (o.demos > 0 and world:demos(o.demos, { seed = o.seed }) or {})
+  for _, d in ipairs(demos) do data[#data + 1] = { prompt = d.prompt, completion = d.completion } end
+  al.sft(model, data, { epochs = o.epochs, lr = o.lr, batch_size = o.batch_size, seed = o.seed,
+    tok = world, progress = o.progress, log = o.log })
+  return model, { rounds = rounds, history = history, prompts = recs, data = data }
+end
+
+-- ---- RL-CAI ------------------------------------------------------------------------------------
+
+local RL_DEFAULTS = {
+  world = util.REQUIRED, feedback = util.ANY, policy = util.ANY, pairs = 512, helpful = 1024,
+  helpful_prefs = util.ANY, labeler = util.ANY, principles = 1, clamp = false,
+  constitution = util.ANY, rm_init = util.ANY, rm = util.ANY, ppo = util.ANY, prompts = 256,
+  seed = 1, log = util.ANY, progress = true, max_new = 16, temperature = 1.0,
+}
+
+-- Two distinct responses per red-team prompt from `model`: list of { prompt =, a =, b = }.
+local function response_pairs(model, world, n, o)
+  local out, round = {}, 0
+  while #out < n and round < 8 do
+    round = round + 1
+    local recs = red_team(world, math.ceil((n - #out) * 1.3) + 4, o.seed * 100 + round)
+    local doubled = {}
+    for _, r in ipairs(recs) do doubled[#doubled + 1] = r.prompt; doubled[#doubled + 1] = r.prompt end
+    local resp = sample(model, world, doubled, o, o.seed * 31337 + round)
+    for i, r in ipairs(recs) do
+      if #out >= n then break end
+      local a, b = resp[2 * i - 1], resp[2 * i]
+      if a ~= b then out[#out + 1] = { prompt = r.prompt, a = a, b = b } end
+    end
+  end
+  return out
+end
+
+-- al.cai.ai_preferences(feedback, policy, world, n, opts) -> preference records { prompt =,
+--   chosen = a, rejected = b, label = P(a better) } on n red-team prompts (pairs sampled from
+--   policy, labelled by the feedback model under sampled principles).
+function M.ai_preferences(feedback, policy, world, n, opts)
+  local o = util.opts("al.cai.ai_preferences", opts, { principles = 1, clamp = false,
+    constitution = util.ANY, seed = 1, max_new = 16, temperature = 1.0 })
+  local pairs = response_pairs(policy, world, n, o)
+  local labels = M.soft_labels(feedback, world, pairs, { constitution = o.constitution,
+    principles = o.principles, clamp = o.clamp, seed = o.seed })
+  local prefs = {}
+  for i, pr in ipairs(pairs) do
+    prefs[i] = { prompt = pr.prompt, chosen = pr.a, rejected = pr.b, label = labels[i],
+      family = "red-team", labeler = "ai" }
+  end
+  return prefs
+end
+
+-- al.cai.rl(model, { world =, feedback = model, policy = model (samples the pairs), pairs = 512,
+--   helpful = 1024 (labeler comparisons on benign prompts) | helpful_prefs = records,
+--   labeler = al.cai.helpful_labeler(world), principles = 1, clamp = false | {0.4, 0.6},
+--   constitution =, rm_init = model:clone(), rm = { al.reward_model options },
+--   ppo = { al.ppo options: steps, kl, lr, ... }, prompts = 256 | records, seed = 1,
+--   log = "PATH.jsonl" (PATH-rm.jsonl, PATH-ppo.jsonl) }) -> model, info
+-- The preference model learns from AI harmlessness labels (soft, from the feedback model) plus
+-- helpfulness comparisons from labelers that cannot see harm; PPO (al.ppo) optimises the model
+-- against it, with a frozen copy of the model as the KL reference. info = { rm =, prefs =,
+-- ai_prefs =, rm_history =, ppo_history = }.
+function M.rl(model, opts)
+  local al = al_()
+  local o = util.opts("al.cai.rl", opts, RL_DEFAULTS)
+  local world = o.world
+  local feedback = o.feedback or model
+  local policy = o.policy or model
+  local ai = M.ai_preferences(feedback, policy, world, o.pairs, { principles = o.principles,
+    clamp = o.clamp, constitution = o.constitution, seed = o.seed, max_new = o.max_new,
+    temperature = o.temperature })
+  local help = o.helpful_prefs
+  if not help and o.helpful > 0 then
+    local lab = o.labeler or M.helpful_labeler(world, { seed = o.seed })
+    help = world:compare(policy, lab, o.helpful, { exclude = { "harmful", "instructed" },
+      seed = o.seed, max_new = o.max_new })
+  end
+  local prefs = {}
+  for _, p in ipairs(ai) do prefs[#prefs + 1] = p end
+  for _, p in ipairs(help or {}) do
+    prefs[#prefs + 1] = { prompt = p.prompt, chosen = p.chosen, rejected = p.rejected, label = 1,
+      family = p.family, labeler = p.labeler }
+  end
+  -- interleave deterministically (the RM trainer shuffles anyway)
+  local logbase = o.log and o.log:gsub("%.jsonl$", "") or nil
+  local rmo = util.copy(o.rm or {})
+  rmo.tok = world
+  rmo.seed = rmo.seed or o.seed
+  rmo.progress = o.progress
+  rmo.log = rmo.log or (logbase and logbase .. "-rm.jsonl" or nil)
+  local rm, rm_hist = al.reward_model(o.rm_init or model:clone(), prefs, rmo)
+  rm:freeze()
+  local ref = model:clone()
+  ref:freeze()
+  local prompts = type(o.prompts) == "table" and o.prompts or world:prompts(o.prompts, { seed = o.seed + 500 })
+  local ids = {}
+  for i, r in ipairs(prompts) do ids[i] = r.ids or world:encode(prompt_text(r)) end
+  local po = util.copy(o.ppo or {})
+  po.ref, po.reward, po.prompts = ref, rm, ids
+  po.eos = po.eos or world.tok.eos
+  po.max_new = po.max_new or o.max_new
+  po.seed = po.seed or o.seed
+  po.progress = o.progress
+  po.log = po.log or (logbase and logbase .. "-ppo.jsonl" or nil)
+  local _, ppo_hist = al.ppo(model, po)
+  return model, { rm = rm, prefs = prefs, ai_prefs = ai, rm_history = rm_hist, ppo_history = ppo_hist }
+end
+
+-- ---- the whole pipeline ------------------------------------------------------------------------
+
+local PIPE_DEFAULTS = { feedback = util.ANY, policy = util.ANY, sl = util.ANY, rl = util.ANY,
+  seed = 1, progress = true, log = util.ANY }
+
+-- al.cai.pipeline(world, sft, { feedback = sft (e.g. the pretrained base, as in the paper),
+--   policy = sft (the helpful model whose answers SL-CAI revises, e.g. helpful-only RLHF),
+--   sl = { al.cai.sl options }, rl = { al.cai.rl options }, seed = 1, log = "DIR" })
+--   -> rl_cai, sl_cai, info
+-- SL-CAI = a clone of sft fine-tuned on the policy's revised answers + demonstrations; RL-CAI =
+-- a clone of SL-CAI trained by PPO against a PM on AI harmlessness labels (pairs sampled from
+-- SL-CAI, labelled by the feedback model) + blind helpfulness labels. sft is not modified.
+-- info = { sl = al.cai.sl info, rl = al.cai.rl info }. The spectrum experiment's CAI row.
+function M.pipeline(world, sft, opts)
+  local o = util.opts("al.cai.pipeline", opts, PIPE_DEFAULTS)
+  local feedback = o.feedback or sft
+  local policy = o.policy or sft
+  local slo = util.copy(o.sl or {})
+  slo.world, slo.policy, slo.feedback = world, policy, feedback
+  slo.seed = slo.seed or o.seed
+  slo.progress = o.progress
+  if o.log then slo.log = slo.log or (o.log .. "/cai-sl.jsonl") end
+  local sl, sl_info = M.sl(sft:clone(), slo)
+  local rlo = util.copy(o.rl or {})
+  rlo.world, rlo.feedback = world, feedback
+  rlo.seed = rlo.seed or o.seed
+  rlo.progress = o.progress
+  if o.log then rlo.log = rlo.log or (o.log .. "/cai-rl.jsonl") end
+  local rl, rl_info = M.rl(sl:clone(), rlo)
+  return rl, sl, { sl = sl_info, rl = rl_info }
+end
+
+-- ---- the cached recipe on the assistant world ---------------------------------------------------
+
+-- Bump when the way the CAI models are built changes (invalidates their cache entries).
+M.REV = 1
+
+local BUDGET = {
+  full = {
+    sl = { prompts = 256, rounds = 4, candidates = 4, demos = 1024, epochs = 1, lr = 3e-4,
+           batch_size = 32, temperature = 1.0, select_temperature = 1.0 },
+    rl = { pairs = 512, helpful = 1024, principles = 1, clamp = false, prompts = 1024,
+           rm = { epochs = 2, batch_size = 32, lr = 1e-4, eval = 0.1 } },
+  },
+  smoke = {
+    sl = { prompts = 8, rounds = 2, candidates = 2, demos = 16, epochs = 1, lr = 3e-4,
+           batch_size = 8, temperature = 1.0, select_temperature = 1.0 },
+    rl = { pairs = 8, helpful = 8, principles = 1, clamp = false, prompts = 16,
+           rm = { epochs = 1, batch_size = 8, lr = 1e-4, eval = 0 } },
+  },
+}
+
+-- al.cai.budget(smoke) -> a fresh copy of the budget of al.cai.recipe.
+function M.budget(smoke) return util.copy(smoke and BUDGET.smoke or BUDGET.full, true) end
+
+-- al.cai.recipe{ smoke = false, seed = 1, size = "S", clamp = false, principles = 1 }
+--   -> rl_cai, sl_cai (each cached by al.cache under a hash of its recipe), built on the shared
+--   models of al.recipes.assistant: the helpful-only RLHF policy answers red-team prompts and
+--   critiques and revises its own answers (SL-CAI = SFT fine-tuned on the revisions + demos); the
+--   pretrained base is the feedback model of RL-CAI (as in the paper); RL-CAI = PPO from SL-CAI
+--   (al.recipes.assistant's PPO budget) against a PM on AI harmlessness labels + blind
+--   helpful-only labelers' comparisons on benign prompts. The pipeline runs on al.cai.guard(world):
+--   any read of a gold score or harm label would raise. experiments/cai.lua and
+--   experiments/spectrum.lua (the CAI row) both call it; the second call loads from the cache.
+function M.recipe(opts)
+  local o = util.opts("al.cai.recipe", opts, { smoke = false, seed = 1, size = "S", clamp = false,
+    principles = 1 })
+  local al = al_()
+  local A = al.recipes.assistant
+  local b = M.budget(o.smoke)
+  local ab = A.budget(o.smoke)
+  b.rl.clamp, b.rl.principles = o.clamp, o.principles
+  local sft_r = A.sft_recipe{ smoke = o.smoke, size = o.size }
+  local policy_r = { labeler = "helpful_only", rm = A.rm_recipe{ smoke = o.smoke, size = "S",
+    seed = o.seed, labeler = "helpful_only" }, ppo = ab.ppo, seed = o.seed, arev = A.REV }
+  local sl_r = { rev = M.REV, arev = A.REV, stage = "sl-cai", sft = sft_r, policy = policy_r,
+    sl = b.sl, seed = o.seed }
+  local world = A.world(o.smoke)
+  local guarded = M.guard(world)
+  local function policy() return A.rlhf{ smoke = o.smoke, size = o.size, seed = o.seed, labeler = "helpful_only" } end
+  local sl = al.cache("assistant-slcai-" .. o.size, sl_r, function()
+    local s = b.sl
+    local m = A.sft{ smoke = o.smoke, size = o.size }:clone()
+    local pol = policy()
+    return (M.sl(m, { world = guarded, policy = pol, feedback = pol,
+      prompts = s.prompts, rounds = s.rounds, candidates = s.candidates, demos = s.demos,
+      epochs = s.epochs, lr = s.lr, batch_size = s.batch_size, temperature = s.temperature,
+      select_temperature = s.select_temperature, seed = o.seed, progress = false }))
+  end)
+  local rl_r = { rev = M.REV, arev = A.REV, stage = "rl-cai", sl = sl_r, rl = b.rl, ppo = ab.ppo,
+    base = A.base_recipe{ smoke = o.smoke, size = o.size }, seed = o.seed }
+  local rl = al.cache("assistant-rlcai-" .. o.size, rl_r, function()
+    local r = b.rl
+    local base = A.base{ smoke = o.smoke, size = o.size }
+    local sft = A.sft{ smoke = o.smoke, size = o.size }
+    local p = ab.ppo
+    local prompts = A.rl_prompts{ smoke = o.smoke, seed = o.seed, n = r.prompts }
+    local rm = util.copy(r.rm)
+    local m = sl:clone()
+    return (M.rl(m, { world = guarded, feedback = base, policy = sl, pairs = r.pairs,
+      helpful = r.helpful, principles = r.principles, clamp = r.clamp, rm_init = sft:clone(),
+      rm = rm, prompts = prompts, seed = o.seed, progress = false, max_new = p.max_new,
+      ppo = { steps = p.steps, batch_size = p.batch_size, epochs = p.epochs,
+        minibatches = p.minibatches, lr = p.lr, kl = { beta = p.beta } } }))
+  end)
+  return rl, sl
+end
+
+return M
