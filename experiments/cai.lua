@@ -71,7 +71,8 @@ local function elo_of(samples, families, labeler)
     end
   end
   if #a == 0 then return nil, 0 end
-  return al.core.obj.elo{ a = a, b = b, score = s, players = #METHODS, anchor = 1 }, #a
+  -- a weak Gaussian prior (precision 0.01 on natural-scale strengths) keeps a perfect record finite
+  return al.core.obj.elo{ a = a, b = b, score = s, players = #METHODS, anchor = 1, prior = 0.01 }, #a
 end
 
 local per_seed = {}

@@ -436,7 +436,7 @@ local function red_team(world, n, seed)
 end
 
 local SL_DEFAULTS = {
-  world = util.REQUIRED, policy = util.ANY, feedback = util.ANY, prompts = 256, demos = 1024,
+  world = util.REQUIRED, policy = util.ANY, feedback = util.ANY, prompts = util.ANY, demos = util.ANY,
   rounds = 4, candidates = 4, temperature = 1.0, select_temperature = 1.0, max_new = 16,
   constitution = util.ANY, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1, log = util.ANY,
   progress = true, revisions = util.ANY,
@@ -457,6 +457,7 @@ function M.sl(model, opts)
   local world = o.world
   local policy = o.policy or model
   local feedback = o.feedback or policy
+  o.prompts, o.demos = o.prompts or 256, o.demos or 1024
   local recs = type(o.prompts) == "table" and o.prompts or red_team(world, o.prompts, o.seed)
   local logbase = o.log and o.log:gsub("%.jsonl$", "") or nil
   local rounds, history = o.revisions, nil
@@ -484,7 +485,7 @@ end
 local RL_DEFAULTS = {
   world = util.REQUIRED, feedback = util.ANY, policy = util.ANY, pairs = 512, helpful = 1024,
   helpful_prefs = util.ANY, labeler = util.ANY, principles = 1, clamp = false,
-  constitution = util.ANY, rm_init = util.ANY, rm = util.ANY, ppo = util.ANY, prompts = 256,
+  constitution = util.ANY, rm_init = util.ANY, rm = util.ANY, ppo = util.ANY, prompts = util.ANY,
   seed = 1, log = util.ANY, progress = true, max_new = 16, temperature = 1.0,
 }
 
@@ -565,7 +566,7 @@ function M.rl(model, opts)
   rm:freeze()
   local ref = model:clone()
   ref:freeze()
-  local prompts = type(o.prompts) == "table" and o.prompts or world:prompts(o.prompts, { seed = o.seed + 500 })
+  local prompts = type(o.prompts) == "table" and o.prompts or world:prompts(o.prompts or 256, { seed = o.seed + 500 })
   local ids = {}
   for i, r in ipairs(prompts) do ids[i] = r.ids or world:encode(prompt_text(r)) end
   local po = util.copy(o.ppo or {})
