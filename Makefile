@@ -26,7 +26,7 @@ test-sanitize: deps
 	$(CMAKE) -S . -B $(SANBUILD) -DCMAKE_BUILD_TYPE=Debug -DAL_SANITIZE=ON -DAL_NATIVE=OFF
 	$(CMAKE) --build $(SANBUILD) -j $(JOBS)
 	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ALIGNLAB_SMOKE=1 CRITERION_NO_EARLY_EXIT=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ALIGNLAB_SMOKE=1 ALIGNLAB_SANITIZE=1 CRITERION_NO_EARLY_EXIT=1 \
 	  ctest --output-on-failure -j 1
 
 bench: deps

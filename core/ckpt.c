@@ -13,6 +13,7 @@
 // Not here: the tokenizer file (tok.c), the run directory layout and logs (Lua drivers).
 #include "al_ckpt.h"
 #include "al_safetensors.h"
+#include "ckpt_impl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -73,28 +74,6 @@ static double float_for_json(float x) {
   return strtod(buf, NULL);
 }
 
-static int cmp_strp(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-// First duplicated key of object o (cJSON keeps both and GetObjectItem returns the first).
-static const char *dup_key(const cJSON *o, int *nomem) {
-  size_t n = 0;
-  *nomem = 0;
-  for (const cJSON *c = o->child; c; c = c->next) n++;
-  if (n < 2) return NULL;
-  const char **k = al_malloc(n, sizeof *k);
-  if (!k) { *nomem = 1; return NULL; }
-  size_t i = 0;
-  for (const cJSON *c = o->child; c; c = c->next) k[i++] = c->string ? c->string : "";
-  qsort(k, n, sizeof *k, cmp_strp);
-  const char *d = NULL;
-  for (i = 1; i < n && !d; i++)
-    if (strcmp(k[i - 1], k[i]) == 0) d = k[i];
-  free(k);
-  return d;
-}
-
 // Parse a whole JSON text (n bytes) strictly: NUL-terminated copy, nothing but whitespace after
 // the value, top-level duplicate keys refused. *out NULL on failure (message names `what`).
 static al_status parse_json(cJSON **out, const char *text, size_t n, const char *what) {
@@ -126,7 +105,7 @@ static al_status parse_json(cJSON **out, const char *text, size_t n, const char 
     goto cleanup;
   }
   int nomem;
-  const char *d = dup_key(j, &nomem);
+  const char *d = al_st_json_dup_key(j, &nomem);
   if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
   if (d) { st = al_seterr(AL_EFORMAT, "%s: duplicate key '%s'", what, d); goto cleanup; }
   *out = j;

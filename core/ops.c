@@ -10,6 +10,7 @@
 // that GCC's -O2 cost model still vectorises loops of unknown length (no reductions are marked,
 // so no reassociation happens).
 #include "al_ops.h"
+#include "ops_impl.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -20,26 +21,7 @@
 // below this many floats of work a parallel region costs more than it saves
 #define PAR_MIN 32768
 
-// ---- fixed-order reductions ----
-
-// sum of x[0..n) in 8 lanes (lane j takes i = j mod 8), combined by a fixed tree
-static inline float sum8(const float *x, int n) {
-  float acc[8] = {0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-  for (int j = 0; i < n; i++, j++) acc[j] += x[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-static inline float dot8(const float *x, const float *y, int n) {
-  float acc[8] = {0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j] * y[i + j];
-  for (int j = 0; i < n; i++, j++) acc[j] += x[i] * y[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+// ---- fixed-order reductions (sum8, dot8 in ops_impl.h) ----
 
 // sum of (x[i] - m)^2
 static inline float sqdev8(const float *x, float m, int n) {

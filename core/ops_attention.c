@@ -10,6 +10,7 @@
 // backward updates are axpys over the HS channels. No reduction is split across threads or lanes
 // except through the fixed 8-lane sums below.
 #include "al_ops.h"
+#include "ops_impl.h"
 
 #include <assert.h>
 #include <math.h>
@@ -17,25 +18,6 @@
 #include <string.h>
 
 #define TILE_FLOATS 4096 // transposed key tile: (HS, TS) floats on the stack
-
-// fixed-order 8-lane sums (same bits vectorised or not)
-static inline float sum8(const float *x, int n) {
-  float acc[8] = {0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-  for (int j = 0; i < n; i++, j++) acc[j] += x[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-static inline float dot8(const float *x, const float *y, int n) {
-  float acc[8] = {0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j] * y[i + j];
-  for (int j = 0; i < n; i++, j++) acc[j] += x[i] * y[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
 
 // ---- weighted sums of rows, with accumulators in registers ----
 // y[d] (+)= sum_{i<n} w[i*ws] * x[i*xs + d] for d < HS. Every channel's sum is formed in the

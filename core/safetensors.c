@@ -1,6 +1,7 @@
 // alignlab core: safetensors reader (full validation, ../shared/ecosystem.md 1.3 checks 1-17)
 // and writer (reference layout, atomic write). What the tensors mean is core/ckpt.c's business.
 #include "al_safetensors.h"
+#include "ckpt_impl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -114,7 +115,8 @@ static int cmp_strp(const void *a, const void *b) {
 }
 
 // The first duplicated key of object `o` (NULL when none). *nomem set on allocation failure.
-static const char *dup_key(const cJSON *o, int *nomem) {
+// Shared with ckpt.c through ckpt_impl.h.
+const char *al_st_json_dup_key(const cJSON *o, int *nomem) {
   size_t n = 0;
   for (const cJSON *c = o->child; c; c = c->next) n++;
   *nomem = 0;
@@ -191,7 +193,7 @@ static al_status parse_entry(al_st_tensor *t, const cJSON *e, size_t dsize, cons
   if (!cJSON_IsObject(e))
     return al_seterr(AL_EFORMAT, "%s: tensor '%s': entry is not an object", what, nm);
   int nomem;
-  const char *dup = dup_key(e, &nomem);
+  const char *dup = al_st_json_dup_key(e, &nomem);
   if (nomem) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
   if (dup) return al_seterr(AL_EFORMAT, "%s: tensor '%s': duplicate key '%s'", what, nm, dup);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
@@ -260,7 +262,7 @@ static al_status parse_meta(al_st_file *f, const cJSON *m, const char *what) {
   if (!cJSON_IsObject(m))
     return al_seterr(AL_EFORMAT, "%s: __metadata__ is not an object", what);
   int nomem;
-  const char *dup = dup_key(m, &nomem);
+  const char *dup = al_st_json_dup_key(m, &nomem);
   if (nomem) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
   if (dup) return al_seterr(AL_EFORMAT, "%s: __metadata__: duplicate key '%s'", what, dup);
   int n = cJSON_GetArraySize(m);
@@ -357,7 +359,7 @@ static al_status parse_owned(al_st_file **out, unsigned char *buf, size_t n, con
     goto cleanup;
   }
   int nomem;
-  const char *dup = dup_key(root, &nomem);
+  const char *dup = al_st_json_dup_key(root, &nomem);
   if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
   if (dup) {
     st = al_seterr(AL_EFORMAT, "%s: duplicate tensor name '%s'", what, dup);

@@ -14,8 +14,10 @@
 --      disagreement): for each disagreement level in cfg.disagreements, a training labeler (seed
 --      s) labels the train pairs by sampling its choice; a held-out labeler (another seed) judges
 --      the test pairs.
---   3. Reward models (SFT clones with a scalar head, Bradley-Terry, rm_epochs epochs) on the first
---      N train pairs, N in cfg.sizes (nested).
+--   3. Reward models (SFT clones with a scalar head, Bradley-Terry) on the first N train pairs,
+--      N in cfg.sizes (nested), each for the same rm_steps optimizer steps of batch rm_batch (a
+--      fixed number of epochs would leave the small sets undertrained: 2 epochs of 250 pairs stay
+--      at chance in experiments/overoptimization.lua's first run).
 --   4. Measured on the test pairs: labeler agreement = E[p1 p2 + (1-p1)(1-p2)] between the
 --      training labeler and the held-out labeler (exact, from their probabilities); RM held-out
 --      accuracy = E[held-out labeler agrees with the RM's ranking] = mean of p or 1-p (the
@@ -40,9 +42,9 @@ local ex = al.experiment{
   paper_number = "labeler agreement 72.6 +- 1.5%; RM accuracy 72.4 +- 0.4% (69.6 +- 0.9% held-out labelers)",
   defaults = {
     seeds = { 1, 2, 3 }, disagreements = { 0.15, 0.27, 0.40 }, sizes = { 250, 1000, 4000 },
-    rm_epochs = 2, rm_lr = 3e-4, rm_batch = 32, test_pairs = 1000, max_new = 16,
+    rm_steps = 300, rm_lr = 3e-4, rm_batch = 16, test_pairs = 1000, max_new = 16,
   },
-  smoke = { seeds = { 1 }, disagreements = { 0.27 }, sizes = { 40, 120 }, rm_epochs = 1, test_pairs = 60 },
+  smoke = { seeds = { 1 }, disagreements = { 0.27 }, sizes = { 40, 120 }, rm_steps = 10, test_pairs = 60 },
 }
 local cfg = ex.cfg
 local T = al.core.time
@@ -106,7 +108,7 @@ for _, seed in ipairs(cfg.seeds) do
     end
     local lv = { disagreement = dis, agreement = agree, ceiling = ceil, T = lab:temperature(world), rms = {} }
     for _, N in ipairs(cfg.sizes) do
-      local rm = al.reward_model(sft:clone(), table.move(prefs, 1, N, 1, {}), { epochs = cfg.rm_epochs,
+      local rm = al.reward_model(sft:clone(), table.move(prefs, 1, N, 1, {}), { steps = cfg.rm_steps,
         lr = cfg.rm_lr, batch_size = cfg.rm_batch, eval = 0, seed = seed, progress = false })
       local ra = al.reward_model.rewards(rm, tP, tA, 128)
       local rb = al.reward_model.rewards(rm, tP, tB, 128)
@@ -208,6 +210,6 @@ ex:finish{
   notes = "Sentiment world labelers (al.labelers.new: Bradley-Terry on gold G + 0.02/word length bias, "
     .. "jittered weights, temperature calibrated on the world's calibration pairs). Agreement, ceiling "
     .. "and accuracy are expectations over the held-out labeler's coin on " .. cfg.test_pairs .. " test "
-    .. "pairs of SFT samples; RMs are SFT clones, " .. cfg.rm_epochs .. " epochs, batch " .. cfg.rm_batch
+    .. "pairs of SFT samples; RMs are SFT clones, " .. cfg.rm_steps .. " steps, batch " .. cfg.rm_batch
     .. ", nested training sets. Protocol changes, if any, are listed in papers/reward_models.md.",
 }

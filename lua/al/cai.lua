@@ -637,13 +637,16 @@ function M.budget(smoke) return util.copy(smoke and BUDGET.smoke or BUDGET.full,
 
 -- al.cai.recipe{ smoke = false, seed = 1, size = "S", clamp = false, principles = 1 }
 --   -> rl_cai, sl_cai (each cached by al.cache under a hash of its recipe), built on the shared
---   models of al.recipes.assistant: the helpful-only RLHF policy answers red-team prompts and
---   critiques and revises its own answers (SL-CAI = SFT fine-tuned on the revisions + demos); the
---   pretrained base is the feedback model of RL-CAI (as in the paper); RL-CAI = PPO from SL-CAI
---   (al.recipes.assistant's PPO budget) against a PM on AI harmlessness labels + blind
---   helpful-only labelers' comparisons on benign prompts. The pipeline runs on al.cai.guard(world):
---   any read of a gold score or harm label would raise. experiments/cai.lua and
---   experiments/spectrum.lua (the CAI row) both call it; the second call loads from the cache.
+--   models of al.recipes.assistant: the SFT model (the helpful model: benign demonstrations only)
+--   answers red-team prompts and critiques and revises its own answers (SL-CAI = SFT fine-tuned
+--   on the final revisions + demonstrations); the pretrained base is the feedback model of
+--   RL-CAI (as in the paper); RL-CAI = PPO from SL-CAI (al.recipes.assistant's PPO budget)
+--   against a PM on AI harmlessness labels + blind helpful-only labelers' comparisons on benign
+--   prompts. The paper revises a helpful-only RLHF model's answers; ours keeps almost no
+--   probability on refusals (2% of samples), so resampled revisions cannot find one (measured in
+--   experiments/cai.lua, papers/cai.md). The pipeline runs on al.cai.guard(world): any read of a
+--   gold score or harm label would raise. experiments/cai.lua and experiments/spectrum.lua (the
+--   CAI row) both call it; the second call loads from the cache.
 function M.recipe(opts)
   local o = util.opts("al.cai.recipe", opts, { smoke = false, seed = 1, size = "S", clamp = false,
     principles = 1 })
@@ -653,18 +656,14 @@ function M.recipe(opts)
   local ab = A.budget(o.smoke)
   b.rl.clamp, b.rl.principles = o.clamp, o.principles
   local sft_r = A.sft_recipe{ smoke = o.smoke, size = o.size }
-  local policy_r = { labeler = "helpful_only", rm = A.rm_recipe{ smoke = o.smoke, size = "S",
-    seed = o.seed, labeler = "helpful_only" }, ppo = ab.ppo, seed = o.seed, arev = A.REV }
-  local sl_r = { rev = M.REV, arev = A.REV, stage = "sl-cai", sft = sft_r, policy = policy_r,
+  local sl_r = { rev = M.REV, arev = A.REV, stage = "sl-cai", sft = sft_r, policy = "sft",
     sl = b.sl, seed = o.seed }
   local world = A.world(o.smoke)
   local guarded = M.guard(world)
-  local function policy() return A.rlhf{ smoke = o.smoke, size = o.size, seed = o.seed, labeler = "helpful_only" } end
   local sl = al.cache("assistant-slcai-" .. o.size, sl_r, function()
     local s = b.sl
-    local m = A.sft{ smoke = o.smoke, size = o.size }:clone()
-    local pol = policy()
-    return (M.sl(m, { world = guarded, policy = pol, feedback = pol,
+    local sft = A.sft{ smoke = o.smoke, size = o.size }
+    return (M.sl(sft:clone(), { world = guarded, policy = sft, feedback = sft,
       prompts = s.prompts, rounds = s.rounds, candidates = s.candidates, demos = s.demos,
       epochs = s.epochs, lr = s.lr, batch_size = s.batch_size, temperature = s.temperature,
       select_temperature = s.select_temperature, seed = o.seed, progress = false }))

@@ -79,6 +79,13 @@ function M.new(policy, opts, fname)
   check_num(fname, o, "lam", 0, 1)
   check_num(fname, o, "clip", 0)
   check_num(fname, o, "lr", 0)
+  check_num(fname, o, "reward_clip", 0)
+  check_num(fname, o, "score_scale")
+  if o.vf_lr ~= nil then check_num(fname, o, "vf_lr", 0) end
+  if o.no_eos_penalty ~= nil then check_num(fname, o, "no_eos_penalty") end
+  if o.value_init ~= "reward" and o.value_init ~= "policy" then
+    error(fname .. ": value_init must be reward or policy", 0)
+  end
   if o.advantage ~= "gae" and o.advantage ~= "grpo" and o.advantage ~= "rloo" then
     error(fname .. ": advantage must be gae, grpo or rloo", 0)
   end
@@ -126,6 +133,7 @@ function M.new(policy, opts, fname)
   self.critic = o.advantage == "gae"
   if self.critic then
     if o.value_model then
+      if not train.is_model(o.value_model) then error(fname .. ": value_model must be a model", 0) end
       self.value = o.value_model
     elseif o.value_init == "reward" and self.rm then
       local src = train.is_model(self.rm) and self.rm or self.rm.models[1]
