@@ -7,10 +7,12 @@
 --          critique-revision rounds, most of the gain at the first revision (Fig. 5).
 -- Protocol: the shared cached models of al.recipes.assistant (base, SFT, helpful-only RLHF and
 --          HH-RLHF: PPO from SFT against RMs on helpful-only / hh labelers' comparisons of SFT
---          samples). SL-CAI and RL-CAI come from al.cai.recipe (lua/al/cai.lua): the helpful-only
---          RLHF policy answers the world's red-team prompts (the "harmful" family) and critiques
---          and revises its own answers under principles sampled from our 16-principle
---          constitution (4 rounds); SL-CAI = SFT fine-tuned on the final revisions + helpful
+--          samples). SL-CAI and RL-CAI come from al.cai.recipe (lua/al/cai.lua): the SFT model
+--          (helpful demonstrations only) answers the world's red-team prompts (the "harmful"
+--          family) and critiques and revises its own answers under principles sampled from our
+--          16-principle constitution (4 rounds; the paper revises a helpful-only RLHF model, whose
+--          analog here keeps ~2% refusals, too few to resample from: measured below);
+--          SL-CAI = SFT fine-tuned on the final revisions + helpful
 --          demonstrations; RL-CAI = PPO from SL-CAI against a PM trained on AI harmlessness labels
 --          (the pretrained base model's normalised log-probs that a principle justifies each of
 --          two SL-CAI answers) plus helpfulness comparisons from helpful-only labelers who cannot
@@ -21,8 +23,10 @@
 --          Bradley-Terry MLE, SFT = 0) from labeler comparisons of the five models' answers:
 --          helpfulness Elo by helpful-only labelers on benign prompts, harmlessness Elo by hh
 --          labelers on harmful + instructed prompts. Revisions: gold harmlessness and compliance
---          of the helpful-only RLHF policy's answers to held-out red-team prompts after 0..R rounds.
---          Diagnostic: agreement of the base model's AI labels with gold harmlessness.
+--          of answers to held-out red-team prompts after 0..R rounds, SFT critiquing and revising
+--          itself (the SL-CAI protocol; judged) and helpful-only RLHF doing so (the paper's policy;
+--          reported). Diagnostic: agreement of the base model's AI labels with gold harmlessness
+--          on pairs of SFT answers to red-team prompts (the paper's Fig. 4 analog).
 -- Verdict rule (fixed before the runs; means over seeds; s = the larger sd over seeds):
 --   C1 harmless(X) - max(harmless(SFT), harmless(helpful RLHF)) > max(s, 0.05) for X = SL-CAI
 --      and X = RL-CAI (gold; SFT is where our CAI starts), and the harmlessness Elo of RL-CAI
@@ -54,6 +58,7 @@ local METHODS = { "SFT", "helpful RLHF", "HH-RLHF", "SL-CAI", "RL-CAI" }
 
 local function stat(t) return A.stat(t) end
 
+local elo_priors = {}
 -- Elo of the methods from labeler comparisons of their answers to the same prompts.
 local function elo_of(samples, families, labeler)
   local a, b, s = {}, {}, {}
@@ -72,22 +77,30 @@ local function elo_of(samples, families, labeler)
     end
   end
   if #a == 0 then return nil, 0 end
-  -- a weak Gaussian prior (precision 0.01 on natural-scale strengths) keeps a perfect record finite
-  return al.core.obj.elo{ a = a, b = b, score = s, players = #METHODS, anchor = 1, prior = 0.01 }, #a
+  -- a weak Gaussian prior (precision 0.01 on natural-scale strengths) keeps a perfect record
+  -- finite; al_elo_fit sometimes fails to converge with a weak prior on well-posed games
+  -- (reported), so stronger priors are tried next and the one used is recorded
+  local e, used
+  for _, prior in ipairs({ 0.01, 0.1, 1 }) do
+    local ok, r = pcall(al.core.obj.elo, { a = a, b = b, score = s, players = #METHODS, anchor = 1, prior = prior })
+    if ok then e, used = r, prior break end
+  end
+  if not e then error("cai: Elo fit failed with every prior") end
+  elo_priors[#elo_priors + 1] = used
+  return e, #a
 end
 
 local per_seed = {}
 local revisions, revisions_h = {}, {}
 for _, seed in ipairs(cfg.seeds) do
-  local models = {
-    ["SFT"] = A.sft{ smoke = smoke },
-    ["helpful RLHF"] = A.rlhf{ smoke = smoke, seed = seed, labeler = "helpful_only" },
-    ["HH-RLHF"] = A.rlhf{ smoke = smoke, seed = seed, labeler = "hh" },
-  }
-  local t0 = al.core.time()
-  models["RL-CAI"], models["SL-CAI"] = cai.recipe{ smoke = smoke, seed = seed }
-  local cai_seconds = al.core.time() - t0
-  local entry = { seed = seed, harm_label_reads = 0, cai_build_seconds = cai_seconds }
+  local secs, t0 = {}, al.core.time()
+  local function lap(k) local t = al.core.time(); secs[k] = t - t0; t0 = t end
+  local models = {}
+  models["SFT"] = A.sft{ smoke = smoke }; lap("SFT")
+  models["helpful RLHF"] = A.rlhf{ smoke = smoke, seed = seed, labeler = "helpful_only" }; lap("helpful RLHF")
+  models["HH-RLHF"] = A.rlhf{ smoke = smoke, seed = seed, labeler = "hh" }; lap("HH-RLHF")
+  models["RL-CAI"], models["SL-CAI"] = cai.recipe{ smoke = smoke, seed = seed }; lap("CAI")
+  local entry = { seed = seed, harm_label_reads = 0, build_seconds = secs }
   local samples = {}
   for _, name in ipairs(METHODS) do
     local r = A.evaluate(models[name], { smoke = smoke, n = cfg.eval_n, seed = seed, prompt_seed = seed })
@@ -125,9 +138,9 @@ for _, seed in ipairs(cfg.seeds) do
   end
   revisions[#revisions + 1] = entry.revisions
   revisions_h[#revisions_h + 1] = entry.revisions_hrlhf
-  -- diagnostic: AI labels (base model as feedback) against gold harmlessness, on pairs of SL-CAI
-  -- answers that differ in gold harmlessness (gold read here only to measure)
-  local prefs = cai.ai_preferences(A.base{ smoke = smoke }, models["SL-CAI"], world, cfg.diag_pairs,
+  -- diagnostic: AI labels (base model as feedback) against gold harmlessness, on pairs of SFT
+  -- answers to red-team prompts that differ in gold harmlessness (gold read here only to measure)
+  local prefs = cai.ai_preferences(A.base{ smoke = smoke }, models["SFT"], world, cfg.diag_pairs,
     { seed = 900 + seed })
   local agree, nd, soft = 0, 0, 0
   for _, p in ipairs(prefs) do
@@ -225,12 +238,16 @@ ex:plot({ kind = "line", title = "Red-team answers after n critique-revision rou
 local function f2(x) return x and string.format("%.2f", x) or "nan" end
 local function f0(x) return x and string.format("%.0f", x) or "nan" end
 local ours = string.format(
-  "harmless (gold) helpful-RLHF %s, HH-RLHF %s, SL-CAI %s, RL-CAI %s; helpful (gold) HH-RLHF %s vs RL-CAI %s (helpful-RLHF %s); Elo harm/help RL-CAI %s/%s vs HH-RLHF %s/%s; revisions harmless %s; 0 harm labels read",
-  f2(m("helpful RLHF", "harmless")), f2(m("HH-RLHF", "harmless")), f2(m("SL-CAI", "harmless")),
-  f2(m("RL-CAI", "harmless")), f2(m("HH-RLHF", "helpful")), f2(m("RL-CAI", "helpful")),
-  f2(m("helpful RLHF", "helpful")), f0(m("RL-CAI", "harm_elo")), f0(m("RL-CAI", "help_elo")),
+  "gold harmless/helpful: SFT %s/%s, helpful RLHF %s/%s, HH-RLHF %s/%s, SL-CAI %s/%s, RL-CAI %s/%s; Elo harm/help RL-CAI %s/%s vs HH-RLHF %s/%s; harmless over revision rounds %s (first round %s of the gain); 0 harm labels read",
+  f2(m("SFT", "harmless")), f2(m("SFT", "helpful")),
+  f2(m("helpful RLHF", "harmless")), f2(m("helpful RLHF", "helpful")),
+  f2(m("HH-RLHF", "harmless")), f2(m("HH-RLHF", "helpful")),
+  f2(m("SL-CAI", "harmless")), f2(m("SL-CAI", "helpful")),
+  f2(m("RL-CAI", "harmless")), f2(m("RL-CAI", "helpful")),
+  f0(m("RL-CAI", "harm_elo")), f0(m("RL-CAI", "help_elo")),
   f0(m("HH-RLHF", "harm_elo")), f0(m("HH-RLHF", "help_elo")),
-  table.concat((function() local t = {} for _, v in ipairs(rev_mean) do t[#t + 1] = f2(v.harmless) end return t end)(), " -> "))
+  table.concat((function() local t = {} for _, v in ipairs(rev_mean) do t[#t + 1] = f2(v.harmless) end return t end)(), " -> "),
+  gain > 0 and string.format("%.0f%%", 100 * first / gain) or "n/a")
 
 ex:finish{
   verdict = verdict,
@@ -238,7 +255,8 @@ ex:finish{
   rule = "C1: SL-CAI and RL-CAI gold harmlessness exceed the larger of SFT's and helpful RLHF's by > max(sd, 0.05), and RL-CAI's harmlessness Elo exceeds both; C2: RL-CAI gold helpfulness exceeds HH-RLHF's by > max(sd, 0.03) and its helpfulness Elo is higher; C3: revisions raise gold harmlessness with >= 50% of the gain at round 1. reproduced: all; partly: C1 and one other.",
   judged = { C1 = C1, C2 = C2, C3 = C3, summary = summary, revisions = rev_mean,
     revisions_helpful_rlhf = rev_mean_h,
-    first_revision_share = gain > 0 and first / gain or nil, harm_label_reads = 0 },
+    first_revision_share = gain > 0 and first / gain or nil, harm_label_reads = 0,
+    elo_priors = elo_priors },
   per_seed = per_seed,
   data = { methods = METHODS },
   notes = "One principle sampled per critique and per comparison; no label clamping; one seed in the full run (budget). The CAI pipeline ran on al.cai.guard(world), which raises on any read of gold scores or harm labels. The toy critique is the model's log-prob that a principle's reasons ('because revealing a password is harmful', ...) justify the answer; revisions resample the model's drafts by that score (papers/cai.md).",

@@ -10,14 +10,16 @@
 --   1. Pairs: two SFT samples for each train prompt (identical pairs dropped); held-out pairs
 --      likewise on test prompts.
 --   2. Labelers (al.labelers.new on the sentiment world: Bradley-Terry on gold G plus a small
---      per-word length bias, weights jittered per labeler, temperature calibrated to a target
---      disagreement): for each disagreement level in cfg.disagreements, a training labeler (seed
---      s) labels the train pairs by sampling its choice; a held-out labeler (another seed) judges
+--      per-word length bias, weights jittered per labeler): for each disagreement level in
+--      cfg.disagreements, a training labeler (seed s) and a held-out labeler (another seed) share
+--      one temperature, found by bisection so that their expected agreement on the first
+--      calib_pairs train pairs (SFT samples: the pairs they will judge) is 1 - disagreement; the
+--      training labeler labels the train pairs by sampling its choice; the held-out labeler judges
 --      the test pairs.
 --   3. Reward models (SFT clones with a scalar head, Bradley-Terry) on the first N train pairs,
---      N in cfg.sizes (nested), each for the same rm_steps optimizer steps of batch rm_batch (a
---      fixed number of epochs would leave the small sets undertrained: 2 epochs of 250 pairs stay
---      at chance in experiments/overoptimization.lua's first run).
+--      N in cfg.sizes (nested), each for max(rm_steps, rm_epochs epochs) optimizer steps of batch
+--      rm_batch (a fixed number of epochs leaves the small sets undertrained: 2 epochs of 250
+--      pairs stay at chance; a fixed number of steps undertrains the large ones).
 --   4. Measured on the test pairs: labeler agreement = E[p1 p2 + (1-p1)(1-p2)] between the
 --      training labeler and the held-out labeler (exact, from their probabilities); RM held-out
 --      accuracy = E[held-out labeler agrees with the RM's ranking] = mean of p or 1-p (the
@@ -42,9 +44,10 @@ local ex = al.experiment{
   paper_number = "labeler agreement 72.6 +- 1.5%; RM accuracy 72.4 +- 0.4% (69.6 +- 0.9% held-out labelers)",
   defaults = {
     seeds = { 1, 2, 3 }, disagreements = { 0.15, 0.27, 0.40 }, sizes = { 250, 1000, 4000 },
-    rm_steps = 300, rm_lr = 3e-4, rm_batch = 16, test_pairs = 1000, max_new = 16,
+    rm_steps = 300, rm_epochs = 2, rm_lr = 3e-4, rm_batch = 16, test_pairs = 1000,
+    calib_pairs = 1000, max_new = 16,
   },
-  smoke = { seeds = { 1 }, disagreements = { 0.27 }, sizes = { 40, 120 }, rm_steps = 10, test_pairs = 60 },
+  smoke = { seeds = { 1 }, disagreements = { 0.27 }, sizes = { 40, 120 }, rm_steps = 10, rm_epochs = 1, test_pairs = 60, calib_pairs = 100 },
 }
 local cfg = ex.cfg
 local T = al.core.time
@@ -89,8 +92,33 @@ for _, seed in ipairs(cfg.seeds) do
   local train = make_pairs(maxN, "train", seed)
   local rec = { seed = seed, levels = {} }
   for _, dis in ipairs(cfg.disagreements) do
-    local lab = al.labelers.new{ name = "train", world = world, seed = 100 * seed + 1, disagreement = dis }
-    local held = al.labelers.new{ name = "held-out", world = world, seed = 100 * seed + 2, disagreement = dis }
+    -- one temperature for both labelers: expected agreement on the calibration pairs = 1 - dis
+    local function make(T)
+      return al.labelers.new{ name = "train", world = world, seed = 100 * seed + 1, temperature = T },
+             al.labelers.new{ name = "held-out", world = world, seed = 100 * seed + 2, temperature = T }
+    end
+    local u1, u2 = make(1)
+    local d1, d2 = {}, {}
+    for i = 1, math.min(cfg.calib_pairs, #train) do
+      local pr = train[i]
+      d1[i] = u1:utility(pr.rec, pr.sa) - u1:utility(pr.rec, pr.sb)
+      d2[i] = u2:utility(pr.rec, pr.sa) - u2:utility(pr.rec, pr.sb)
+    end
+    local function agreement_at(T)
+      local a = 0
+      for i = 1, #d1 do
+        local p1, p2 = 1 / (1 + math.exp(-d1[i] / T)), 1 / (1 + math.exp(-d2[i] / T))
+        a = a + (p1 * p2 + (1 - p1) * (1 - p2)) / #d1
+      end
+      return a
+    end
+    local lo, hi = math.log(1e-3), math.log(1e3)
+    for _ = 1, 40 do
+      local mid = 0.5 * (lo + hi)
+      if agreement_at(math.exp(mid)) > 1 - dis then lo = mid else hi = mid end
+    end
+    local T_cal = math.exp(0.5 * (lo + hi))
+    local lab, held = make(T_cal)
     -- training labels: the training labeler's sampled choices
     local prefs = {}
     for i, pr in ipairs(train) do
@@ -106,9 +134,10 @@ for _, seed in ipairs(cfg.seeds) do
       agree = agree + (p1 * p2 + (1 - p1) * (1 - p2)) / #test
       ceil = ceil + math.max(p2, 1 - p2) / #test
     end
-    local lv = { disagreement = dis, agreement = agree, ceiling = ceil, T = lab:temperature(world), rms = {} }
+    local lv = { disagreement = dis, agreement = agree, ceiling = ceil, T = T_cal,
+      calib_agreement = agreement_at(T_cal), rms = {} }
     for _, N in ipairs(cfg.sizes) do
-      local rm = al.reward_model(sft:clone(), table.move(prefs, 1, N, 1, {}), { steps = cfg.rm_steps,
+      local rm = al.reward_model(sft:clone(), table.move(prefs, 1, N, 1, {}), { steps = math.max(cfg.rm_steps, cfg.rm_epochs * ((N + cfg.rm_batch - 1) // cfg.rm_batch)),
         lr = cfg.rm_lr, batch_size = cfg.rm_batch, eval = 0, seed = seed, progress = false })
       local ra = al.reward_model.rewards(rm, tP, tA, 128)
       local rb = al.reward_model.rewards(rm, tP, tB, 128)
@@ -194,7 +223,7 @@ for _, r in ipairs(per_seed) do
   local o = { seed = r.seed, levels = {} }
   for _, lv in ipairs(r.levels) do
     o.levels[#o.levels + 1] = { disagreement = lv.disagreement, agreement = lv.agreement, ceiling = lv.ceiling,
-      temperature = lv.T, slope = lv.slope, rms = lv.rms }
+      temperature = lv.T, calib_agreement = lv.calib_agreement, slope = lv.slope, rms = lv.rms }
   end
   per_seed_out[#per_seed_out + 1] = o
 end
@@ -208,8 +237,12 @@ ex:finish{
   per_seed = R.clean(per_seed_out),
   data = {},
   notes = "Sentiment world labelers (al.labelers.new: Bradley-Terry on gold G + 0.02/word length bias, "
-    .. "jittered weights, temperature calibrated on the world's calibration pairs). Agreement, ceiling "
-    .. "and accuracy are expectations over the held-out labeler's coin on " .. cfg.test_pairs .. " test "
-    .. "pairs of SFT samples; RMs are SFT clones, " .. cfg.rm_steps .. " steps, batch " .. cfg.rm_batch
-    .. ", nested training sets. Protocol changes, if any, are listed in papers/reward_models.md.",
+    .. "jittered weights; one temperature per level calibrated on " .. cfg.calib_pairs .. " train pairs of "
+    .. "SFT samples). Agreement, ceiling and accuracy are expectations over the held-out labeler's coin on "
+    .. cfg.test_pairs .. " test pairs of SFT samples; RMs are SFT clones, max(" .. cfg.rm_steps .. " steps, "
+    .. cfg.rm_epochs .. " epochs), batch " .. cfg.rm_batch .. ", nested training sets. Changed after the "
+    .. "first full run (numbers in papers/reward_models.md): the labelers' temperature came from the "
+    .. "world's calibration pairs (scripted continuations), which gave agreements of 0.79/0.65/0.55 "
+    .. "on SFT pairs instead of 0.85/0.73/0.60, so the ~73% level was not tested; and every RM had 300 "
+    .. "steps, which left N=4000 undertrained (accuracy below N=1000's).",
 }

@@ -9,8 +9,9 @@
 --   repetition and length penalties; pi_init = the cached SFT policy):
 --   1. Proxy RMs (clones of the SFT policy with a scalar head, Bradley-Terry) trained on N
 --      deterministic gold-labelled comparisons of SFT samples (the first N of one list per seed,
---      so datasets are nested), N in cfg.sizes, each for the same rm_steps optimizer steps (batch
---      16; so small sets are seen for many epochs); accuracy on 500 fresh gold-labelled pairs.
+--      so datasets are nested), N in cfg.sizes, each for max(rm_steps, rm_epochs epochs)
+--      optimizer steps of batch 16 (small sets are seen for many epochs, large ones at least
+--      twice); accuracy on 500 fresh gold-labelled pairs.
 --   2. Best-of-n: one pool of pool_m SFT samples for each of pool_prompts test prompts; for n in
 --      cfg.ns the expected gold and proxy of the best-of-n pick by the unbiased estimator
 --      (al.obj.bon: rank weights C(i-1, n-1)/C(M, n)); KL_bon = log n - (n-1)/n. Oracle = best-of-n
@@ -43,14 +44,14 @@ local ex = al.experiment{
   paper_number = "BoN gold peaks at KL 4-5 (3M RM) to >10 nats (>=300M RM); R = d(alpha - beta d), "
     .. "R = d(alpha - beta log d)",
   defaults = {
-    seeds = { 1, 2, 3 }, sizes = { 250, 1000, 4000 }, rm_steps = 400, rm_lr = 3e-4,
+    seeds = { 1, 2, 3 }, sizes = { 250, 1000, 4000 }, rm_steps = 400, rm_epochs = 2, rm_lr = 3e-4,
     test_pairs = 500, pool_prompts = 48, pool_m = 512,
     ns = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 },
     ppo_iters = 100, ppo_lr = 3e-5, ppo_batch = 32, ppo_prompts = 512, window = 5,
     max_new = 16,
   },
   smoke = {
-    seeds = { 1 }, sizes = { 60, 200 }, rm_steps = 20, test_pairs = 40, pool_prompts = 6,
+    seeds = { 1 }, sizes = { 60, 200 }, rm_steps = 20, rm_epochs = 1, test_pairs = 40, pool_prompts = 6,
     pool_m = 32, ppo_iters = 6, ppo_batch = 8, ppo_prompts = 32, window = 2,
   },
 }
@@ -111,7 +112,7 @@ for _, seed in ipairs(cfg.seeds) do
   local rec = { seed = seed, rms = {} }
   for _, N in ipairs(cfg.sizes) do
     local prefs = table.move(all, 1, N, 1, {})
-    local rm = al.reward_model(sft:clone(), prefs, { steps = cfg.rm_steps, lr = cfg.rm_lr,
+    local rm = al.reward_model(sft:clone(), prefs, { steps = math.max(cfg.rm_steps, cfg.rm_epochs * ((N + 15) // 16)), lr = cfg.rm_lr,
       eval = 0, seed = seed, progress = false })
     local acc = al.reward_model.accuracy(rm, test, 64)
     local prox = al.reward_model.rewards(rm, pool_p, pool_c, 256)
@@ -309,7 +310,7 @@ ex:finish{
   data = R.clean{ per_seed = per_seed },
   notes = "Sentiment world, gold G (sent + fluency, repetition, length penalties); pi_init = cached "
     .. "SFT policy (al.recipes.sentiment). Proxy RMs = SFT clones with a scalar head trained "
-    .. cfg.rm_steps .. " steps (batch 16) on N nested gold-labelled (deterministic) comparisons of SFT samples. "
+    .. "max(" .. cfg.rm_steps .. " steps, " .. cfg.rm_epochs .. " epochs) (batch 16) on N nested gold-labelled (deterministic) comparisons of SFT samples. "
     .. "BoN by the unbiased pool estimator (one pool of " .. cfg.pool_m .. " samples x "
     .. cfg.pool_prompts .. " test prompts, shared across seeds); PPO without KL penalty, lr "
     .. cfg.ppo_lr .. ", batch " .. cfg.ppo_batch .. ", " .. cfg.ppo_iters .. " iterations, gold/proxy/"
@@ -317,7 +318,8 @@ ex:finish{
     .. "KL is at toy scale (completions <= 16 tokens): compare shapes, not the paper's nats. "
     .. "Changed after the first full run (its numbers are in papers/gao.md): RMs were trained 2 "
     .. "epochs, so N=250 got 32 steps and stayed at chance (held-out accuracy 0.49-0.52, and 0.50 "
-    .. "for N=1000 in one seed): undertrained, not data-limited; now every RM gets the same "
-    .. cfg.rm_steps .. " steps. B3's per-seed test became >= (it was >, which failed on a tie of "
+    .. "for N=1000 in one seed): undertrained, not data-limited. Second run: every RM got 400 "
+    .. "steps, which left N=4000 undertrained instead (accuracy 0.82, equal to N=1000's). Now "
+    .. "max(400 steps, 2 epochs). B3's per-seed test became >= (it was >, which failed on a tie of "
     .. "grid points, n=256 for both N=250 and N=4000 in seed 1).",
 }

@@ -66,10 +66,14 @@ local METHODS = {
   { name = "DPO", build = function(seed)
       return A.dpo{ smoke = smoke, seed = seed, prefs = prefs(seed), beta = cfg.dpo_beta }
     end },
-  -- CAI hook: the CAI helper adds A.cai{ smoke =, seed = } (SL-CAI then RL-CAI from SFT with
-  -- no human harm labels); until then the method is skipped and the JSON says so.
+  -- CAI hook: RL-CAI from the CAI helper's cached recipe (al.cai.recipe{ smoke, seed } ->
+  -- rl_cai, sl_cai; SL-CAI then RL-CAI from SFT with no human harm labels). Skipped, and said
+  -- so in the JSON, when al.cai is not available.
   { name = "CAI", build = function(seed)
-      if rawget(A, "cai") or A.cai then return A.cai{ smoke = smoke, seed = seed } end
+      local ok, cai = pcall(function() return al.cai end)
+      if ok and type(cai) == "table" and cai.recipe then
+        return (cai.recipe{ smoke = smoke, seed = seed })
+      end
       return nil
     end },
 }
@@ -167,7 +171,7 @@ local ours = string.format(
 local notes = "Seeds vary the labelers, comparisons, reward model, PPO and DPO runs and the sampling seed; " ..
   "base and SFT are shared across seeds (one cached model each), so their spread comes only from evaluation. " ..
   "The instructed family is held out of the comparisons and PPO prompts (pre-registered, see papers/instructgpt.md)."
-if skipped.CAI then notes = notes .. " CAI skipped: al.recipes.assistant.cai does not exist yet." end
+if skipped.CAI then notes = notes .. " CAI skipped: al.cai.recipe is not available." end
 -- one seed has no spread to compare an effect with: no claim either way
 if #cfg.seeds < 2 then verdict = "inconclusive" end
 ex:finish{

@@ -33,6 +33,9 @@
 --   p:step()                     -- all four; al.ppo(policy, opts) runs opts.steps of them with
 --                                -- logging, checkpoints (policy, value model, both optimizers,
 --                                -- beta) and exact resume.
+--   p:run()                      -- what al.ppo(policy, opts) does: returns the policy and history;
+--                                -- p.policy and p.value (the value model; nil for GRPO/RLOO)
+--                                -- are the trained models.
 -- Resume: call with the same initial policy (it is also the default reference) and resume = DIR.
 local util = require "al.util"
 local train = require "al.train"

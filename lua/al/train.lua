@@ -148,6 +148,14 @@ function M.pref_record(item, tok, what, i, V, ctx)
   if type(item) ~= "table" then
     error(string.format("%s: preference %d is a %s (expected a table)", what, i, type(item)), 0)
   end
+  if type(item.chosen) == "table" and item.chosen.tokens and item.prompt_len then
+    -- an example of al.data.preferences (ds:get): whole sequences sharing prompt_len tokens
+    local n = item.prompt_len
+    local function part(s, a, b) return table.move(s.tokens, a, b, 1, {}) end
+    local c, r = item.chosen, item.rejected
+    item = { prompt = part(c, 1, n), chosen = part(c, n + 1, c.len or #c.tokens),
+             rejected = part(r, n + 1, r.len or #r.tokens), margin = item.margin, label = item.label }
+  end
   local function ids(x)
     if x == nil or type(x) == "table" then return x end
     if type(x) ~= "string" then

@@ -2,12 +2,9 @@
 -- values are errors that list the known keys; the defaults are never modified.
 print("testing al.args")
 local al = require "al"
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error was: " .. tostring(err))
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
 local defaults = { seeds = { 1, 2, 3 }, betas = { 0.05, 0.1 }, steps = 300, lr = 3e-4,
                    name = "dpo", smoke = false, methods = { "DPO", "PPO" }, extra = {},

@@ -3,12 +3,9 @@
 print("testing al.core")
 local al = require "al"
 local core = al.core
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error was: " .. tostring(err))
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
 do print("  version")
   assert(type(core.version) == "string" and core.version:match("^%d+%.%d+%.%d+$"))

@@ -2,12 +2,10 @@
 -- batches (padding, masks, deterministic shuffling), stats, the chat template, and errors.
 print("testing data")
 local al = require "al"
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pat .. "'")
-end
 local function join(t) return table.concat(t, ",") end
 
 assert(al.data == al.core.data)

@@ -2,14 +2,9 @@
 -- save/load identity, and a training step that lowers the loss.
 print("testing gpt")
 local al = require "al"
-
--- pcall f and check that it fails with a message containing `msg` (plain find)
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, tmpdir, rmrf, same = T.fails, T.tmpdir, T.rmrf, T.same
 
 -- a luaL_check* error: "bad argument #n to 'f' (what expected, got ...)"
 local function badarg(n, what, f, ...)
@@ -21,27 +16,6 @@ local function close(a, b, tol)
   if #a ~= #b then return false end
   for i = 1, #a do
     if math.abs(a[i] - b[i]) > tol then return false end
-  end
-  return true
-end
-
-local function tmpdir(tag)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. "-" .. tag
-end
-
-local function rmdir(dir)
-  for _, f in ipairs({ "model.safetensors", "config.json", "state.safetensors" }) do
-    os.remove(dir .. "/" .. f)
-  end
-  os.remove(dir)
-end
-
-local function same(a, b)
-  if #a ~= #b then return false end
-  for i = 1, #a do
-    if a[i] ~= b[i] then return false end
   end
   return true
 end
@@ -272,7 +246,7 @@ local rdir = tmpdir("rm")
 rm:save(rdir)
 local rm2 = al.load(rdir)
 assert(rm2:config().head == "scalar" and same(rm2:values(toks), rm:values(toks)))
-rmdir(rdir)
+rmrf(rdir)
 -- training state: save with the model, restore into a new optimizer, continue identically
 local rng = al.rng(42)
 rng:uniform()
@@ -298,7 +272,7 @@ fails("meta: value of 'f' must be a string, number or boolean", m.save, m, dir, 
 fails("optimizer state holds", small_opt.load, small_opt, dir)
 fails("holds 1 RNG state(s), 0 expected", opt2.load, opt2, dir)
 fails("/nope: cannot open", opt.load, opt, dir .. "/nope")
-rmdir(dir)
+rmrf(dir)
 fails("config.json: cannot open", al.load, dir)
 badarg(1, "string", al.load, {})
 
@@ -317,7 +291,7 @@ f = io.open(bad .. "/model.safetensors", "w")
 f:write("\255\255\255\255\255\255\255\255{}")
 f:close()
 fails("model.safetensors: header length", al.load, bad)
-rmdir(bad)
+rmrf(bad)
 
 collectgarbage()
 print("OK")

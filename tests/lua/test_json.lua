@@ -4,12 +4,9 @@ print("testing json")
 local al = require "al"
 local json, jsonl = al.json, al.jsonl
 assert(json == al.core.json and jsonl == al.core.jsonl)
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error was: " .. tostring(err))
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, read_file, write_file = T.fails, T.read_file, T.write_file
 
 local function deep_eq(a, b)
   if type(a) ~= type(b) then return false end
@@ -104,17 +101,6 @@ end
 local dir = os.tmpname()
 os.remove(dir)
 al.core.mkdir_p(dir)
-local function readf(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-local function writef(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
 local function listdir(d)
   local p = io.popen("ls -A " .. d)
   local s = p:read("a")
@@ -126,18 +112,18 @@ do print("  json.read / json.write (atomic, indented, errors)")
   local p = dir .. "/r.json"
   local v = { steps = 300, loss = { 3.2, 2.1 }, name = "sft" }
   json.write(p, v)
-  assert(readf(p) == json.encode(v, { indent = true }) .. "\n")
+  assert(read_file(p) == json.encode(v, { indent = true }) .. "\n")
   assert(deep_eq(json.read(p), v))
   json.write(p, v, { indent = false })
-  assert(readf(p) == json.encode(v) .. "\n")
+  assert(read_file(p) == json.encode(v) .. "\n")
   assert(listdir(dir) == "r.json\n", "no temporary files left: " .. listdir(dir))
   -- a failed encode leaves the old file intact
   fails("cannot encode NaN", json.write, p, { x = 0 / 0 })
-  assert(readf(p) == json.encode(v) .. "\n")
+  assert(read_file(p) == json.encode(v) .. "\n")
   assert(listdir(dir) == "r.json\n")
   fails("json.write: cannot create " .. dir .. "/nope/x.json.tmp.", json.write, dir .. "/nope/x.json", {})
   fails("json.read: cannot open " .. dir .. "/missing.json", json.read, dir .. "/missing.json")
-  writef(dir .. "/bad.json", '{\n  "a": 1,\n  "b": ]\n}\n')
+  write_file(dir .. "/bad.json", '{\n  "a": 1,\n  "b": ]\n}\n')
   fails("json.read: " .. dir .. "/bad.json: syntax error at line 3, column 8", json.read, dir .. "/bad.json")
   os.remove(dir .. "/bad.json")
 end
@@ -153,11 +139,11 @@ do print("  jsonl.write / jsonl.lines round trip")
     assert(deep_eq(r, recs[n]))
   end
   assert(n == 50 and stats.records == 50 and stats.skipped == 0 and stats.lines == 50)
-  assert(select(2, readf(p):gsub("\n", "")) == 50)
+  assert(select(2, read_file(p):gsub("\n", "")) == 50)
   -- break out early: the file is closed by the generic for (to-be-closed value)
   for r in jsonl.lines(p) do if r.id == 3 then break end end
   jsonl.write(p, {})
-  assert(readf(p) == "")
+  assert(read_file(p) == "")
   local count = 0
   for _ in jsonl.lines(p) do count = count + 1 end
   assert(count == 0)
@@ -170,7 +156,7 @@ end
 
 do print("  jsonl: malformed lines (strict raises path:LINE, default skips and counts)")
   local p = dir .. "/bad.jsonl"
-  writef(p, '{"a": 1}\r\n\n   \n{"a": 2}\n{"a": oops}\n{"a": 4}\n[5\n{"a": 6}')
+  write_file(p, '{"a": 1}\r\n\n   \n{"a": 2}\n{"a": oops}\n{"a": 4}\n[5\n{"a": 6}')
   local ok, err = pcall(function()
     for _ in jsonl.lines(p, { strict = true }) do end
   end)

@@ -1,18 +1,9 @@
 -- al.log (JSONL run logs) and al.progress (a progress bar only on terminals).
 print("testing al.log and al.progress")
 local al = require "al"
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error was: " .. tostring(err))
-end
-local function readf(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, read_file = T.fails, T.read_file
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -22,7 +13,7 @@ do print("  log: one flushed JSON object per line, appends, closes")
   local log = al.log(p)
   assert(log:write{ step = 1, loss = 0.5 } == log)
   -- flushed: readable before close
-  assert(readf(p) == '{"loss":0.5,"step":1}\n', readf(p))
+  assert(read_file(p) == '{"loss":0.5,"step":1}\n', read_file(p))
   log:write{ step = 2, tags = { "a" }, ok = true }
   assert(tostring(log):find("2 records", 1, true))
   log:close()
@@ -38,7 +29,7 @@ do print("  log: one flushed JSON object per line, appends, closes")
   local l3 = al.log(p, { append = false })
   l3:write{ step = 9 }
   l3:close()
-  assert(readf(p) == '{"step":9}\n')
+  assert(read_file(p) == '{"step":9}\n')
 end
 
 do print("  log: errors leave the file intact")
@@ -49,7 +40,7 @@ do print("  log: errors leave the file intact")
   fails("write expects a table (got number)", log.write, log, 5)
   fails("a record must be a JSON object", log.write, log, { 1, 2 })
   log:close()
-  assert(readf(p) == '{"a":1}\n')
+  assert(read_file(p) == '{"a":1}\n')
   fails("al.log: path must be a non-empty string", al.log, "")
   fails("unknown option 'apend'", al.log, p, { apend = true })
   fails("al.log: ", al.log, dir .. "/b.jsonl/x.jsonl")
@@ -79,7 +70,7 @@ do print("  progress: silent when stderr is not a terminal; format; forced outpu
   q:done()
   q:update(5)     -- after done: ignored
   fh:close()
-  local text = readf(out)
+  local text = read_file(out)
   os.remove(out)
   assert(text:find("forced 100% [", 1, true) and text:find("3/3", 1, true) and text:find("r=0.5", 1, true))
   assert(text:sub(-1) == "\n" and text:find("\r", 1, true) and text:find("\27[K", 1, true))

@@ -2,16 +2,12 @@
 print("testing obj")
 local al = require "al"
 local obj = al.core.obj
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
 local function near(a, b, tol, what)
   assert(math.abs(a - b) <= (tol or 1e-12), string.format("%s: %.17g vs %.17g", what or "value", a, b))
-end
-
--- error(s) raised by f(...) must contain `pat` (plain text)
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pat .. "'")
 end
 
 assert(al.obj == obj, "al.obj resolves to the core table")

@@ -3,33 +3,23 @@
 print("testing al.plot")
 local al = require "al"
 local plot = al.plot
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error was: " .. tostring(err))
-end
-local function readf(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, read_file = T.fails, T.read_file
 
 local dir = os.tmpname()
 os.remove(dir)
 
 -- a file is a valid SVG: XML prolog or <svg, ends with </svg>
 local function check_svg(p)
-  local s = assert(readf(p), "missing " .. p)
+  local s = assert(read_file(p), "missing " .. p)
   assert(s:match("^%s*<%?xml") or s:match("^%s*<svg"), p .. " does not start like SVG")
   assert(s:match("</svg>%s*$"), p .. " does not end with </svg>")
   assert(s:find("<svg", 1, true))
   return s
 end
 local function check_png(p)
-  local s = assert(readf(p), "missing " .. p)
+  local s = assert(read_file(p), "missing " .. p)
   assert(s:sub(1, 8) == "\137PNG\r\n\26\n", p .. " lacks the PNG signature")
   assert(s:sub(13, 16) == "IHDR")
   local w = s:byte(17) * 2 ^ 24 + s:byte(18) * 2 ^ 16 + s:byte(19) * 2 ^ 8 + s:byte(20)
@@ -66,11 +56,11 @@ do print("  scatter from data rows grouped by a field; bars with error bars")
     { name = "PPO", x = { "helpful", "harmless" }, y = { 0.8, 0.5 } } } }
   assert(#b == 1 and b[1] == dir .. "/evals.png")
   check_png(b[1])
-  assert(readf(dir .. "/evals.svg") == nil)
+  assert(read_file(dir .. "/evals.svg") == nil)
   local l = plot.line{ file = dir .. "/rows", data = { { s = 3, v = 1 }, { s = 1, v = 2 }, { s = 2, v = 3 } },
                        x = "s", y = "v", formats = { "svg" }, keep_script = true }
   check_svg(l[1])
-  local gp = assert(readf(dir .. "/rows.gp"))
+  local gp = assert(read_file(dir .. "/rows.gp"))
   assert(gp:find("1 2\n2 3\n3 1\n", 1, true), "line rows are sorted by x:\n" .. gp)
 end
 
@@ -81,7 +71,7 @@ do print("  user strings cannot inject gnuplot commands")
                       series = { { name = evil2, y = { 1, 2, 3 } }, { name = evil, y = { 3, 2, 1 } } } }
   check_svg(files[1])
   check_png(files[2])
-  for i = 1, 3 do assert(readf(dir .. "/pwned" .. i) == nil, "injection " .. i .. " ran") end
+  for i = 1, 3 do assert(read_file(dir .. "/pwned" .. i) == nil, "injection " .. i .. " ran") end
   local s = plot.script{ title = "a'b\nc", series = { { name = "it's", y = { 1 } } } }
   assert(s:find("set title 'a''b c'", 1, true), s)
   assert(s:find("title 'it''s'", 1, true))
@@ -121,7 +111,7 @@ do print("  gnuplot errors are surfaced; no stale figure is left")
   -- a log axis over negative data: gnuplot fails, and the old figure is gone
   local ok, err = pcall(plot, { file = f, logy = true, yrange = { -5, -1 }, series = { { y = { -1, -2 } } } })
   assert(not ok and err:find("al.plot: gnuplot", 1, true), tostring(err))
-  assert(readf(f .. ".svg") == nil)
+  assert(read_file(f .. ".svg") == nil)
 end
 
 do print("  a missing gnuplot is a clear error")
@@ -129,10 +119,10 @@ do print("  a missing gnuplot is a clear error")
   local out = os.tmpname()
   os.execute(("ALIGNLAB_GNUPLOT=/nonexistent/gnuplot '%s' -e \"al.plot{ file = '%s/m', series = { { y = { 1 } } } }\" 2>'%s'")
     :format(shell, dir, out))
-  local err = readf(out)
+  local err = read_file(out)
   os.remove(out)
   assert(err:find("al.plot: gnuplot not found", 1, true) and err:find("gnuplot-nox", 1, true), err)
-  assert(readf(dir .. "/m.svg") == nil)
+  assert(read_file(dir .. "/m.svg") == nil)
 end
 
 os.execute("rm -rf '" .. dir .. "'")

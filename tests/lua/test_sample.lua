@@ -2,25 +2,9 @@
 -- m:logits / m:logprob (l_gpt.c), plus every error path.
 print("testing sample")
 local al = require "al"
-
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-end
-
-local function same(a, b)
-  if #a ~= #b then return false end
-  for i = 1, #a do
-    if type(a[i]) == "table" then
-      if not same(a[i], b[i]) then return false end
-    elseif a[i] ~= b[i] then
-      return false
-    end
-  end
-  return true
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, same = T.fails, T.same
 
 local function concat(a, b)
   local t = {}

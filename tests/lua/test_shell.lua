@@ -3,27 +3,17 @@
 print("testing the shell")
 local core = require "al.core"
 local SHELL = os.getenv("ALIGNLAB_SHELL") or core.exe()
-
-local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function readf(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-local function writef(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local shq, read_file, write_file = T.shell_quote, T.read_file, T.write_file
 
 -- run the shell with arguments and stdin text; returns stdout, stderr, exit status
 local function run(args, input, env)
   local inf, outf, errf = os.tmpname(), os.tmpname(), os.tmpname()
-  writef(inf, input or "")
+  write_file(inf, input or "")
   local ok, how, code = os.execute((env or "") .. " " .. shq(SHELL) .. " " .. args .. " <" ..
     shq(inf) .. " >" .. shq(outf) .. " 2>" .. shq(errf))
-  local out, err = readf(outf), readf(errf)
+  local out, err = read_file(outf), read_file(errf)
   os.remove(inf); os.remove(outf); os.remove(errf)
   assert(how == "exit", "killed by a signal: " .. tostring(code))
   return out, err, code
@@ -80,13 +70,13 @@ end
 
 do print("  scripts: arg, varargs, exit statuses, tracebacks")
   local s = tmp .. "/s.lua"
-  writef(s, "print(arg[0] == ..., #arg, arg[1], arg[2], select('#', ...))\n")
+  write_file(s, "print(arg[0] == ..., #arg, arg[1], arg[2], select('#', ...))\n")
   local out, _, code = run(shq(s) .. " a b")
   assert(code == 0)
   -- `...` is the script's arguments: arg[0] ~= "a"
   assert(out == "false\t2\ta\tb\t2\n", out)
 
-  writef(s, "local function f() error('bad thing') end\nf()\n")
+  write_file(s, "local function f() error('bad thing') end\nf()\n")
   local out2, err2, code2 = run(shq(s))
   assert(code2 == 1, "a failing script exits 1, got " .. tostring(code2))
   assert(out2 == "")
@@ -95,19 +85,19 @@ do print("  scripts: arg, varargs, exit statuses, tracebacks")
   assert(err2:find("in local 'f'", 1, true) or err2:find("in function 'f'", 1, true) or
          err2:find("in upvalue 'f'", 1, true), err2)
 
-  writef(s, "os.exit(3)\n")
+  write_file(s, "os.exit(3)\n")
   local _, _, code3 = run(shq(s))
   assert(code3 == 3)
 
-  writef(s, "error(setmetatable({}, { __tostring = function() return 'an object' end }))\n")
+  write_file(s, "error(setmetatable({}, { __tostring = function() return 'an object' end }))\n")
   local _, err4, code4 = run(shq(s))
   assert(code4 == 1 and err4:find("an object", 1, true), err4)
 
-  writef(s, "error({})\n")
+  write_file(s, "error({})\n")
   local _, err5, code5 = run(shq(s))
   assert(code5 == 1 and err5:find("error object is a table value", 1, true), err5)
 
-  writef(s, "x = = 1\n")
+  write_file(s, "x = = 1\n")
   local _, err6, code6 = run(shq(s))
   assert(code6 == 1 and err6:find("unexpected symbol", 1, true), err6)
 
@@ -115,7 +105,7 @@ do print("  scripts: arg, varargs, exit statuses, tracebacks")
   assert(code7 == 1 and err7:find("cannot open", 1, true), err7)
 
   -- scripts find the al modules from any directory
-  writef(s, "local al = require 'al'; print(al.version, type(al.plot), al.core.hash('a'))\n")
+  write_file(s, "local al = require 'al'; print(al.version, type(al.plot), al.core.hash('a'))\n")
   local out8, err8, code8 = run(shq(s))
   assert(code8 == 0, err8)
   assert(out8:match("^%d+%.%d+%.%d+\ttable\taf63dc4c8601ec8c\n$"), out8)
@@ -149,7 +139,7 @@ end
 
 do print("  subcommands dispatch to al.<name>.main(args)")
   core.mkdir_p(tmp .. "/mods/al")
-  writef(tmp .. "/mods/al/bench.lua", [[
+  write_file(tmp .. "/mods/al/bench.lua", [[
 local M = {}
 function M.main(args)
   print("bench", #args, args[1], args[2], arg[0])
@@ -157,7 +147,7 @@ function M.main(args)
 end
 return M
 ]])
-  writef(tmp .. "/mods/al/weave.lua", "return { main = function() error('weave broke') end }\n")
+  write_file(tmp .. "/mods/al/weave.lua", "return { main = function() error('weave broke') end }\n")
   local lua_dir = core.exe():match("^(.*)/[^/]*$") -- not needed: the template adds the real dir
   local real = package.searchpath("al", package.path):gsub("/al/init%.lua$", "")
   local env = "ALIGNLAB_LUA_PATH=" .. shq(tmp .. "/mods/?.lua;" .. real .. "/?.lua;" .. real .. "/?/init.lua")
@@ -173,18 +163,18 @@ end
 
 do print("  Ctrl-C in a script: exit status 130 with a message")
   local s, mark = tmp .. "/loop.lua", tmp .. "/started"
-  writef(s, ("local f = io.open(%q, 'w'); f:close(); local x = 0; while true do x = x + 1 end\n"):format(mark))
+  write_file(s, ("local f = io.open(%q, 'w'); f:close(); local x = 0; while true do x = x + 1 end\n"):format(mark))
   local cmd = ("%s %s >/dev/null 2>%s & p=$!; i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
     .. "kill -INT $p; wait $p; echo $? > %s"):format(shq(SHELL), shq(s), shq(tmp .. "/err"), shq(mark), shq(tmp .. "/rc"))
   os.execute(cmd)
-  local rc = tonumber(readf(tmp .. "/rc"))
+  local rc = tonumber(read_file(tmp .. "/rc"))
   assert(rc == 130, "status after Ctrl-C: " .. tostring(rc))
-  assert(readf(tmp .. "/err"):find("alignlab: interrupted", 1, true), readf(tmp .. "/err"))
+  assert(read_file(tmp .. "/err"):find("alignlab: interrupted", 1, true), read_file(tmp .. "/err"))
 end
 
 do print("  Ctrl-C can be caught by pcall in a script")
   local s, mark = tmp .. "/catch.lua", tmp .. "/started2"
-  writef(s, ([[
+  write_file(s, ([[
 local f = io.open(%q, 'w'); f:close()
 local ok, err = pcall(function() while true do end end)
 print(ok, (tostring(err):gsub('^.-:%%d+: ', '')))
@@ -192,8 +182,8 @@ print(ok, (tostring(err):gsub('^.-:%%d+: ', '')))
   local cmd = ("%s %s >%s 2>&1 & p=$!; i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
     .. "sleep 0.1; kill -INT $p; wait $p; echo $? > %s"):format(shq(SHELL), shq(s), shq(tmp .. "/out"), shq(mark), shq(tmp .. "/rc"))
   os.execute(cmd)
-  assert(readf(tmp .. "/out") == "false\tinterrupted\n", readf(tmp .. "/out"))
-  assert(tonumber(readf(tmp .. "/rc")) == 0)
+  assert(read_file(tmp .. "/out") == "false\tinterrupted\n", read_file(tmp .. "/out"))
+  assert(tonumber(read_file(tmp .. "/rc")) == 0)
 end
 
 os.execute("rm -rf " .. shq(tmp))

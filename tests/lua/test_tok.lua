@@ -1,12 +1,9 @@
 -- Tests of lua/l_tok.c: al.bpe, al.tokenizer, the al.Tokenizer methods and fields, corpora.
 print("testing tok")
 local al = require "al"
-
-local function fails(pat, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. pat)
-  assert(tostring(err):find(pat, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pat .. "'")
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
 local tmp = os.getenv("TMPDIR") or "/tmp"
 local function tmpfile(name) return string.format("%s/al-test-tok-%d-%s", tmp, math.random(1 << 30), name) end

@@ -5,43 +5,13 @@
 print("testing train")
 local al = require "al"
 local train = require "al.train"
-
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-  return err
-end
-
-local function tmpdir(tag)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. "-" .. tag
-end
-local function rmrf(p) os.execute("rm -rf '" .. p .. "'") end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- the parameters of a model as a byte string (its safetensors file): equal iff bit-identical
-local function param_bytes(m)
-  local d = tmpdir("pb")
-  m:save(d)
-  local s = read(d .. "/model.safetensors")
-  rmrf(d)
-  return s
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, tmpdir, rmrf, param_bytes = T.fails, T.tmpdir, T.rmrf, T.param_bytes
 
 local V = 16
 local function tiny(seed, extra)
-  local o = { vocab = V, ctx = 12, d = 16, heads = 2, layers = 1, seed = seed or 1 }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return al.gpt(o)
+  return al.gpt(T.merge({ vocab = V, ctx = 12, d = 16, heads = 2, layers = 1, seed = seed or 1 }, extra))
 end
 
 -- ---- l_train.c: forward / backward / kl_to ----
@@ -207,24 +177,14 @@ print("testing checkpoints and resume")
 do
   local data = sft_data(96, 2)
   local opts = function(extra)
-    local o = { steps = 12, batch_size = 16, lr = 5e-3, warmup = 3, progress = false }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return o
+    return T.merge({ steps = 12, batch_size = 16, lr = 5e-3, warmup = 3, progress = false }, extra)
   end
   local a = tiny(4)
   al.sft(a, data, opts())
   -- a run killed during step 8 (after the checkpoint of step 6): backward raises on its 8th call
   local dir = tmpdir("ckpt")
   local b = tiny(4)
-  local methods = getmetatable(b).__index
-  local real, calls = methods.backward, 0
-  methods.backward = function(...)
-    calls = calls + 1
-    if calls == 8 then error("killed") end
-    return real(...)
-  end
-  local ok, err = pcall(al.sft, b, data, opts{ ckpt = dir, save_every = 3 })
-  methods.backward = real
+  local ok, err = T.kill_at_backward(b, 8, al.sft, b, data, opts{ ckpt = dir, save_every = 3 })
   assert(not ok and tostring(err):find("killed"), "the run was killed")
   local latest = al.json.read(dir .. "/latest.json")
   assert(latest.step == 6 and latest.dir == "step-00000006", "latest checkpoint is step 6")

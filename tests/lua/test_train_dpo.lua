@@ -4,69 +4,14 @@
 print("testing dpo")
 local al = require "al"
 local train = require "al.train"
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, tmpdir, rmrf, param_bytes = T.fails, T.tmpdir, T.rmrf, T.param_bytes
 
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-  return err
-end
-local function tmpdir(tag)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. "-" .. tag
-end
-local function rmrf(p) os.execute("rm -rf '" .. p .. "'") end
-local function param_bytes(m)
-  local d = tmpdir("pb")
-  m:save(d)
-  local f = assert(io.open(d .. "/model.safetensors", "rb"))
-  local s = f:read("a")
-  f:close()
-  rmrf(d)
-  return s
-end
-
--- ---- the bandit: prompt {0}, one-token responses, a skewed reference ----
-local V = 8
-local function next_probs(m)
-  local z = m:logits({ 0 })
-  local mx = -math.huge
-  for i = 1, V do mx = math.max(mx, z[i]) end
-  local p, s = {}, 0
-  for i = 1, V do p[i] = math.exp(z[i] - mx); s = s + p[i] end
-  for i = 1, V do p[i] = p[i] / s end
-  return p
-end
-local function tv(p, q)
-  local s = 0
-  for i = 1, V do s = s + math.abs(p[i] - q[i]) end
-  return s / 2
-end
-local function draw(rng, p)
-  local u, c = rng:uniform(), 0
-  for k = 1, #p do
-    c = c + p[k]
-    if u < c then return k end
-  end
-  return #p
-end
-
-local ref = al.gpt{ vocab = V, ctx = 4, d = 16, heads = 2, layers = 1, seed = 3 }
-do -- make the reference skewed: SFT on draws from q
-  local q = { 0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03 }
-  local rng, data = al.rng(5), {}
-  for i = 1, 256 do data[i] = { prompt = { 0 }, completion = { draw(rng, q) - 1 } } end
-  al.sft(ref, data, { epochs = 8, batch_size = 64, lr = 1e-2, progress = false })
-end
-local pref = next_probs(ref)
-local beta = 1.0
-local r = {}
-for k = 1, V do r[k] = 0.4 * (k - 1) end
-local star, Z = {}, 0
-for k = 1, V do star[k] = pref[k] * math.exp(r[k] / beta); Z = Z + star[k] end
-for k = 1, V do star[k] = star[k] / Z end
+-- ---- the one-step bandit: prompt { 0 }, one-token responses, a skewed reference ----
+local B = T.bandit()
+local V, ref, pref, r, beta, star = B.V, B.ref, B.pref, B.r, B.beta, B.star
+local next_probs, tv, draw = T.next_probs, T.tv, T.draw
 assert(tv(pref, star) > 0.3, "the optimum is far from the reference")
 
 -- preferences sampled from the Bradley-Terry model of r on pairs drawn from the reference
@@ -146,21 +91,11 @@ do
     prefs[i] = { prompt = { 0, rng:int(V) - 1 }, chosen = c, rejected = rj }
   end
   local opts = function(extra)
-    local o = { beta = 0.2, steps = 10, batch_size = 16, lr = 5e-3, progress = false }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return o
+    return T.merge({ beta = 0.2, steps = 10, batch_size = 16, lr = 5e-3, progress = false }, extra)
   end
   local a = al.dpo(ref:clone(), prefs, opts())
   local dir = tmpdir("dpo")
-  local methods = getmetatable(ref).__index
-  local real, calls = methods.backward, 0
-  methods.backward = function(...)
-    calls = calls + 1
-    if calls == 7 then error("killed") end
-    return real(...)
-  end
-  local ok = pcall(al.dpo, ref:clone(), prefs, opts{ ckpt = dir, save_every = 4 })
-  methods.backward = real
+  local ok = T.kill_at_backward(ref, 7, al.dpo, ref:clone(), prefs, opts{ ckpt = dir, save_every = 4 })
   assert(not ok and al.json.read(dir .. "/latest.json").step == 4)
   local log = tmpdir("dpo.jsonl")
   local c, hc = al.dpo(ref:clone(), prefs, opts{ resume = dir, log = log })

@@ -4,14 +4,9 @@
 print("testing ppo options")
 local al = require "al"
 local train = require "al.train"
-
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-  return err
-end
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails = T.fails
 
 local W = 12
 local lm = al.gpt{ vocab = W, ctx = 12, d = 16, heads = 2, layers = 1, seed = 7 }
@@ -25,9 +20,7 @@ local function sum_ids(_, c)
   return s
 end
 local function base(extra)
-  local o = { reward = sum_ids, prompts = prompts, max_new = 4, batch_size = 8, eos = EOS, progress = false }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return o
+  return T.merge({ reward = sum_ids, prompts = prompts, max_new = 4, batch_size = 8, eos = EOS, progress = false }, extra)
 end
 local function scored(extra)
   local p = al.ppo.new(lm:clone(), base(extra))

@@ -3,28 +3,10 @@
 -- last checkpoint ends with the same bits as an uninterrupted run (OPENBLAS_NUM_THREADS=1).
 print("testing resume of reward_model and grpo")
 local al = require "al"
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local tmpdir, rmrf, param_bytes, with = T.tmpdir, T.rmrf, T.param_bytes, T.merge
 
-local function tmpdir(tag)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. "-" .. tag
-end
-local function rmrf(p) os.execute("rm -rf '" .. p .. "'") end
-local function param_bytes(m)
-  local d = tmpdir("pb")
-  m:save(d)
-  local f = assert(io.open(d .. "/model.safetensors", "rb"))
-  local s = f:read("a")
-  f:close()
-  rmrf(d)
-  return s
-end
-local function with(base, extra)
-  local o = {}
-  for k, v in pairs(base) do o[k] = v end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return o
-end
 local function tiny(seed) return al.gpt{ vocab = 12, ctx = 12, d = 16, heads = 2, layers = 1, seed = seed } end
 
 do print("  reward model: killed in step 6, resumed from step 4")
@@ -37,15 +19,7 @@ do print("  reward model: killed in step 6, resumed from step 4")
   local a = al.reward_model(tiny(6), prefs, base)
   local dir = tmpdir("rm")
   local b = tiny(6)
-  local methods = getmetatable(b).__index
-  local real, calls = methods.backward, 0
-  methods.backward = function(...)
-    calls = calls + 1
-    if calls == 6 then error("killed") end
-    return real(...)
-  end
-  local ok, err = pcall(al.reward_model, b, prefs, with(base, { ckpt = dir, save_every = 2 }))
-  methods.backward = real
+  local ok, err = T.kill_at_backward(b, 6, al.reward_model, b, prefs, with(base, { ckpt = dir, save_every = 2 }))
   assert(not ok and tostring(err):find("killed"), tostring(err))
   assert(al.json.read(dir .. "/latest.json").step == 4, "the last checkpoint is step 4")
   local c, hc = al.reward_model(tiny(6), prefs, with(base, { resume = dir }))

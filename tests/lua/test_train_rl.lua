@@ -6,74 +6,14 @@
 print("testing ppo")
 local al = require "al"
 local train = require "al.train"
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "lib/?.lua;" .. package.path
+local T = require "testlib"
+local fails, tmpdir, rmrf, param_bytes, mean = T.fails, T.tmpdir, T.rmrf, T.param_bytes, T.mean
 
-local function fails(msg, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error containing: " .. msg)
-  err = tostring(err)
-  assert(err:find(msg, 1, true), "error '" .. err .. "' lacks '" .. msg .. "'")
-  return err
-end
-local function tmpdir(tag)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. "-" .. tag
-end
-local function rmrf(p) os.execute("rm -rf '" .. p .. "'") end
-local function param_bytes(m)
-  local d = tmpdir("pb")
-  m:save(d)
-  local f = assert(io.open(d .. "/model.safetensors", "rb"))
-  local s = f:read("a")
-  f:close()
-  rmrf(d)
-  return s
-end
-local function mean(t, a, b)
-  local s = 0
-  for i = a, b do s = s + t[i] end
-  return s / (b - a + 1)
-end
-
--- ---- the one-step bandit ----
-local V = 8
-local function next_probs(m, prompt)
-  local z = m:logits(prompt or { 0 })
-  local mx = -math.huge
-  for i = 1, #z do mx = math.max(mx, z[i]) end
-  local p, s = {}, 0
-  for i = 1, #z do p[i] = math.exp(z[i] - mx); s = s + p[i] end
-  for i = 1, #z do p[i] = p[i] / s end
-  return p
-end
-local function tv(p, q)
-  local s = 0
-  for i = 1, #p do s = s + math.abs(p[i] - q[i]) end
-  return s / 2
-end
-local function draw(rng, p)
-  local u, c = rng:uniform(), 0
-  for k = 1, #p do
-    c = c + p[k]
-    if u < c then return k end
-  end
-  return #p
-end
-
-local ref = al.gpt{ vocab = V, ctx = 4, d = 16, heads = 2, layers = 1, seed = 3 }
-do
-  local q = { 0.3, 0.2, 0.15, 0.1, 0.1, 0.07, 0.05, 0.03 }
-  local rng, data = al.rng(5), {}
-  for i = 1, 256 do data[i] = { prompt = { 0 }, completion = { draw(rng, q) - 1 } } end
-  al.sft(ref, data, { epochs = 8, batch_size = 64, lr = 1e-2, progress = false })
-end
-local pref = next_probs(ref)
-local beta = 1.0
-local r = {}
-for k = 1, V do r[k] = 0.4 * (k - 1) end
-local star, Z = {}, 0
-for k = 1, V do star[k] = pref[k] * math.exp(r[k] / beta); Z = Z + star[k] end
-for k = 1, V do star[k] = star[k] / Z end
+-- ---- the one-step bandit: prompt { 0 }, one-token responses, a skewed reference ----
+local B = T.bandit()
+local V, ref, pref, r, beta, star = B.V, B.ref, B.pref, B.r, B.beta, B.star
+local next_probs, tv = T.next_probs, T.tv
 local function bandit_reward(_, c) return r[c[1] + 1] end
 
 print("testing ppo identities and closed form")
@@ -182,12 +122,14 @@ end
 print("testing ppo resume and the non-finite stop")
 do
   local opts = function(extra)
-    local o = { reward = count3, prompts = prompts, max_new = 6, steps = 8, batch_size = 16, lr = 5e-3,
-      kl = { target = 1, beta = 0.1, horizon = 100 }, progress = false }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return o
+    return T.merge({ reward = count3, prompts = prompts, max_new = 6, steps = 8, batch_size = 16, lr = 5e-3,
+      kl = { target = 1, beta = 0.1, horizon = 100 }, progress = false }, extra)
   end
-  local a = al.ppo(lm:clone(), opts())
+  -- through the step API's object, whose value model (p.value) is compared too
+  local pa = al.ppo.new(lm:clone(), opts())
+  local v0 = param_bytes(pa.value)
+  local a = pa:run()
+  assert(param_bytes(pa.value) ~= v0, "the value model was trained")
   -- killed inside step 6 (checkpoint at step 4): the reward function raises
   local dir = tmpdir("ppo")
   local calls = 0
@@ -198,9 +140,11 @@ do
   end })
   assert(not ok and tostring(err):find("killed"))
   assert(al.json.read(dir .. "/latest.json").step == 4)
-  local c, hc = al.ppo(lm:clone(), opts{ resume = dir })
+  local pc = al.ppo.new(lm:clone(), opts{ resume = dir })
+  local c, hc = pc:run()
   assert(hc[1].step == 5 and #hc == 4)
   assert(param_bytes(c) == param_bytes(a), "PPO resume gives the same final bits (policy)")
+  assert(param_bytes(pc.value) == param_bytes(pa.value), "PPO resume gives the same final bits (value model)")
   rmrf(dir)
   -- a reward function returning NaN at step 3: stopped, the step named, checkpoint of step 2 kept
   local dir2 = tmpdir("ppo-nan")

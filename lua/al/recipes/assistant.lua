@@ -19,7 +19,7 @@
 local M = {}
 
 -- Bump when the way a model is built changes (invalidates the cache).
-M.REV = 3
+M.REV = 4
 
 -- Model presets (papers.md section 0: XS, S, M). ctx 48 = the world's dialogue budget.
 M.PRESETS = {
@@ -31,13 +31,13 @@ M.PRESETS = {
 local FULL = {
   world = { seed = 1 },
   ctx = 48,
-  corpus = 20000,
-  pretrain = { steps = 1200, batch_size = 32, lr = 2e-3, warmup = 0.05 },
-  demos = 2000,
-  sft = { epochs = 2, batch_size = 32, lr = 3e-4 },
-  pairs = 2000,       -- comparisons per reward model
-  rm = { epochs = 2, batch_size = 32, lr = 1e-4 },
-  ppo = { steps = 60, batch_size = 32, max_new = 16, epochs = 2, minibatches = 2, lr = 3e-5,
+  corpus = 30000,
+  pretrain = { steps = 3000, batch_size = 32, lr = 2e-3, warmup = 0.05 },
+  demos = 3000,
+  sft = { epochs = 3, batch_size = 32, lr = 5e-4 },
+  pairs = 4000,       -- comparisons per reward model
+  rm = { epochs = 4, batch_size = 32, lr = 3e-4 },
+  ppo = { steps = 100, batch_size = 32, max_new = 16, epochs = 2, minibatches = 2, lr = 5e-5,
           beta = 0.05 },
   dpo = { epochs = 2, batch_size = 32, lr = 2e-5, beta = 0.1 },
   eval_n = 528,       -- test prompts per evaluation (balanced: 48 per family)
