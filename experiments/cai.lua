@@ -48,7 +48,7 @@ local ex = al.experiment{
   paper = "Bai et al. 2022b (Constitutional AI); Bai et al. 2022a (HH-RLHF)",
   claim = "CAI improves harmlessness without human harm labels, at a smaller helpfulness cost than HH-RLHF; most of the revision gain comes at the first revision",
   paper_number = "RL-CAI above the HH-RLHF curve in helpfulness vs harmlessness Elo (Fig. 2-3); harmlessness PM score rises monotonically over 0-4 revisions, the first removing most harm (Fig. 5)",
-  defaults = { seeds = { 1 }, eval_n = 528, revise_n = 128, rounds = 4, candidates = 4,
+  defaults = { seeds = { 1, 2 }, eval_n = 528, revise_n = 128, rounds = 4, candidates = 4,
                diag_pairs = 256 },
   smoke = { seeds = { 1 }, eval_n = 44, revise_n = 8, rounds = 2, candidates = 2, diag_pairs = 8 },
 }
@@ -259,5 +259,5 @@ ex:finish{
     elo_priors = elo_priors },
   per_seed = per_seed,
   data = { methods = METHODS },
-  notes = "One principle sampled per critique and per comparison; no label clamping; one seed in the full run (budget). The CAI pipeline ran on al.cai.guard(world), which raises on any read of gold scores or harm labels. The toy critique is the model's log-prob that a principle's reasons ('because revealing a password is harmful', ...) justify the answer; revisions resample the model's drafts by that score (papers/cai.md).",
+  notes = "One principle sampled per critique and per comparison; no label clamping; two seeds in the full run (the 4-minute budget). The CAI pipeline ran on al.cai.guard(world), which raises on any read of gold scores or harm labels. The toy critique is the model's log-prob that a principle's reasons ('because revealing a password is harmful', ...) justify the answer; revisions resample the model's drafts by that score (papers/cai.md).",
 }

@@ -20,7 +20,8 @@
 --   (> s each); H5 gold correctness does not rise by more than s;
 --   H6 the KL penalty limits it: for at least 2 of {length, confidence, sycophancy}, the rise
 --   at the largest beta is below the rise at the smallest beta by more than s.
---   reproduced: H1-H6; partly: H1, H5 and at least one of H2-H4; else not reproduced.
+--   reproduced: H1-H6; partly: H1, H5 and at least one of H2-H4; else not reproduced;
+--   a single seed (smoke): inconclusive.
 -- Outputs: figures/hacking.{svg,png,json}, figures/hacking-beta.{svg,png}
 local al = require "al"
 local A = al.recipes.assistant
@@ -168,7 +169,7 @@ if #cfg.seeds < 2 then verdict = "inconclusive" end
 ex:finish{
   verdict = verdict, ours = ours, rule = "H1..H6 in the script header (effects must exceed the sd over seeds)",
   judged = { checks = H, summary = summary }, per_seed = per_seed,
-  data = { labeler = BIASED },
+  data = { cpu_seconds = os.clock(), labeler = BIASED },
   notes = "Biased labelers, verification threshold and beta grid fixed before the first run (papers/hacking.md). " ..
     "Base and SFT are shared across seeds; seeds vary labelers, comparisons, RM and PPO.",
 }

@@ -16,7 +16,7 @@
 -- Verdict rule (fixed before the runs; s = the larger sd over seeds):
 --   S1 acc_ID - acc_OOD > s  (the RM's accuracy drops out of distribution)
 --   S2 gain_ID - gain_OOD > s (the policy's gold-reward gain drops out of distribution)
---   reproduced: both; partly: one; not reproduced: neither.
+--   reproduced: both; partly: one; not reproduced: neither; a single seed: inconclusive.
 -- Outputs: figures/shift.{svg,png,json}
 local al = require "al"
 local A = al.recipes.assistant
@@ -130,7 +130,7 @@ if #cfg.seeds < 2 then verdict = "inconclusive" end
 ex:finish{
   verdict = verdict, ours = ours, rule = "S1, S2 in the script header (effects must exceed the sd over seeds)",
   judged = { checks = checks, summary = summary }, per_seed = per_seed,
-  data = { heldout = cfg.heldout, in_distribution = id_families },
+  data = { cpu_seconds = os.clock(), heldout = cfg.heldout, in_distribution = id_families },
   notes = "Held-out families fixed before the runs. The SFT model saw every benign family (it is the shared " ..
     "one); only the reward model and PPO are trained in distribution. Base and SFT are shared across seeds.",
 }

@@ -16,7 +16,8 @@
 -- Verdict rule (fixed before the runs; s = sd over seeds):
 --   Z1 for every size, winrate(PPO_size vs base_size) - 0.5 > s
 --   Z2 winrate(PPO_XS vs base_M) - 0.5 > s
---   reproduced: both; partly: one; not reproduced: neither. Paper's 85% is reported beside ours.
+--   reproduced: both; partly: one; not reproduced: neither; a single seed: inconclusive.
+--   The paper's 85% is reported beside ours.
 -- Outputs: figures/size-vs-alignment.{svg,png,json}
 local al = require "al"
 local A = al.recipes.assistant
@@ -130,7 +131,7 @@ if #cfg.seeds < 2 then verdict = "inconclusive" end
 ex:finish{
   verdict = verdict, ours = ours, rule = "Z1, Z2 in the script header (effects must exceed the sd over seeds)",
   judged = { Z1 = z1, Z2 = { mean = z2s.mean, sd = z2s.sd, holds = Z2 }, summary = summary },
-  per_seed = per_seed, data = { params = params, sizes = sizes },
+  per_seed = per_seed, data = { cpu_seconds = os.clock(), params = params, sizes = sizes },
   notes = "One size-S hh reward model per seed scores every policy; base and SFT per size are shared across seeds. " ..
     "The parameter ratio is ~18x, not InstructGPT's 100x. Gold judge, not labelers.",
 }

@@ -1,6 +1,7 @@
 -- alignlab: al.cache(name, recipe, build) returns the model that `build()` makes, built once and
 -- kept in .cache/models/NAME-HASH/ where HASH is a hash of the recipe table (its canonical JSON)
--- and of the library version. Change anything in the recipe and it is rebuilt. The cache dir is
+-- and of the code (see M.code_fingerprint). Change anything in the recipe or the code and it is
+-- rebuilt. The cache dir is
 -- $ALIGNLAB_CACHE when set. build() must be deterministic in the recipe (seeds inside it).
 local util = require "al.util"
 
@@ -28,9 +29,37 @@ function M.dir()
   return d
 end
 
+-- The code that builds models: the alignlab executable (the C core is linked into it) and every
+-- Lua file of the library. A cached model is reused only when both are unchanged, so a fixed
+-- trainer never silently serves models its bug built. $ALIGNLAB_CACHE_CODE overrides it (e.g.
+-- "any" to reuse models across code changes on purpose).
+local fingerprint
+-- files that never change what a model learns (presentation, plumbing)
+local NOT_MODEL_CODE = {}
+for _, f in ipairs{ "weave", "plot", "reproduce", "experiment", "progress", "log", "args", "cache", "init" } do
+  NOT_MODEL_CODE["lua/al/" .. f .. ".lua"] = true
+end
+function M.code_fingerprint()
+  if fingerprint then return fingerprint end
+  local env = os.getenv("ALIGNLAB_CACHE_CODE")
+  if env and env ~= "" then fingerprint = env return env end
+  local al = require "al"
+  local parts = { al.core.hash(util.read_file(al.core.exe()) or "") }
+  local p = io.popen("find " .. util.shell_quote(util.root() .. "/lua/al") .. " -name '*.lua' | sort")
+  if p then
+    for f in p:lines() do
+      local rel = f:match("lua/al/.*$")
+      if not NOT_MODEL_CODE[rel] then parts[#parts + 1] = rel .. ":" .. al.core.hash(util.read_file(f) or "") end
+    end
+    p:close()
+  end
+  fingerprint = al.core.hash(table.concat(parts, "\n"))
+  return fingerprint
+end
+
 function M.key(name, recipe)
   local al = require "al"
-  return name .. "-" .. al.core.hash(canonical(recipe) .. "|" .. al.version)
+  return name .. "-" .. al.core.hash(canonical(recipe) .. "|" .. al.version .. "|" .. M.code_fingerprint())
 end
 
 return setmetatable(M, {

@@ -38,7 +38,7 @@ M.MAX_OUTPUT = 256 * 1024 -- bytes of printed output kept per block
 
 local BLOCK_OPTS = { echo = "boolean", output = "boolean", cache = "boolean", eval = "boolean",
                      error = "boolean", caption = "string" }
-local FRONT_KEYS = { title = true, paper = true, description = true }
+local FRONT_KEYS = { title = true, paper = true, description = true, order = true }
 
 -- ---- small helpers -------------------------------------------------------------------------------
 
@@ -174,7 +174,8 @@ function M.parse(text, path)
             local key, val = l:match("^([%w_]+)%s*:%s*(.-)%s*$")
             if not key then error(("%s:%d: front matter: expected 'key: value'"):format(path, k), 0) end
             if not FRONT_KEYS[key] then
-              error(("%s:%d: front matter: unknown key '%s' (known: description, paper, title)")
+              error(("%s:%d: front matter: unknown key '%s' (known: description, order, paper, "
+                .. "title)")
                 :format(path, k, key), 0)
             end
             val = val:gsub('^"(.*)"$', "%1"):gsub("^'(.*)'$", "%1")
@@ -762,6 +763,8 @@ x-equation .katex, x-equation .katex-display { font-family: inherit; }
 x-equation[type="display"] .katex-display { margin: 0; }
 .cell { margin: 1.2rem 0; border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
   break-inside: avoid; }
+@media screen and (min-width: 56rem) { /* code cells a little wider than the prose: ~90 columns */
+  .cell, main > pre { margin-left: -3rem; margin-right: -3rem; } }
 .cell > pre.code { background: var(--code-bg); border-radius: 0; }
 .cell-meta { font: 12px/1.4 system-ui, "DejaVu Sans", sans-serif; color: var(--muted);
   padding: .25rem .9rem; border-top: 1px solid var(--line); background: var(--code-bg);
@@ -1157,6 +1160,18 @@ local function weave_all(dir, o)
     io.stderr:write("weave: no notebooks (*.md) in " .. dir .. "\n")
     return 2
   end
+  -- course order: front matter `order:` (a number) first, then the file name
+  local fronts = {}
+  for _, f in ipairs(files) do
+    local src = join(dir, f)
+    local pok, doc = pcall(M.parse, util.read_file(src) or "", src)
+    fronts[f] = pok and doc.front or {}
+  end
+  local function rank(f) return tonumber(fronts[f].order) or math.huge end
+  table.sort(files, function(a, b)
+    if rank(a) ~= rank(b) then return rank(a) < rank(b) end
+    return a < b
+  end)
   local entries, failed = {}, 0
   local exe = core.exe()
   for _, f in ipairs(files) do
@@ -1169,8 +1184,7 @@ local function weave_all(dir, o)
     if o.quiet then cmd[#cmd + 1] = "--quiet" end
     local ok = os.execute(table.concat(cmd, " "))
     if not ok then failed = failed + 1 end
-    local pok, doc = pcall(M.parse, util.read_file(src) or "", src)
-    local front = pok and doc.front or {}
+    local front = fronts[f]
     entries[#entries + 1] = { href = stem(f) .. ".html", title = front.title or stem(f),
                               description = front.description, ok = ok and true or false }
   end

@@ -144,6 +144,28 @@ local rounds_c = cai.revise(policy, complier, world, recs, { rounds = 3, candida
   select_temperature = 0, progress = false, seed = 2 })
 assert(refusal_rate(rounds_c[3]) < r0 or r0 == 0, "a compliance-preferring critic removes refusals")
 
+-- ---- al.cai.sl logs one JSONL line per revision round and per fine-tuning step ----
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  local m0 = al.gpt{ vocab = world.vocab, ctx = 48, d = 16, heads = 2, layers = 1, seed = 2 }
+  local _, info_ = cai.sl(m0, { world = world, policy = policy, feedback = refuser, prompts = 6,
+    rounds = 2, candidates = 2, demos = 10, batch_size = 8, progress = false, log = dir .. ".jsonl" })
+  local n = 0
+  for line in io.lines(dir .. "-revise.jsonl") do
+    n = n + 1
+    local t = al.json.decode(line)
+    assert(t.round == n and t.changed >= 0 and t.changed <= 1)
+  end
+  assert(n == 2, "one line per round")
+  local k = 0
+  for _ in io.lines(dir .. ".jsonl") do k = k + 1 end
+  assert(k >= 2, "the fine-tune logs its steps")
+  assert(#info_.data == 6 + 10, "revisions + demonstrations")
+  os.remove(dir .. "-revise.jsonl")
+  os.remove(dir .. ".jsonl")
+end
+
 -- ---- the guard raises on gold and harm reads; the blind view hides harm ----
 local g = cai.guard(world)
 assert(not pcall(function() return g:gold(Q, "x") end), "guard: gold raises")

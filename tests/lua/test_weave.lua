@@ -317,9 +317,10 @@ end
 do
   local root = TMP .. "/site"
   assert(os.execute("mkdir -p " .. q(root .. "/notebooks") .. " " .. q(root .. "/papers")))
-  write(root .. "/notebooks/alpha.md", "---\ntitle: Alpha note\npaper: alpha\n---\n\nFirst paragraph of alpha.\n\n"
+  write(root .. "/notebooks/alpha.md", "---\ntitle: Alpha note\norder: 2\npaper: alpha\n---\n\n"
+    .. "First paragraph of alpha.\n\n"
     .. "```lua\nprint('ALPHA')\n```\n\nSee [the paper](../papers/alpha.md) and [beta](beta.md).\n")
-  write(root .. "/notebooks/beta.md", "# Beta note\n\n```lua\nerror('BETA-FAILS')\n```\n")
+  write(root .. "/notebooks/beta.md", "---\norder: 1\n---\n# Beta note\n\n```lua\nerror('BETA-FAILS')\n```\n")
   write(root .. "/papers/alpha.md", "# Alpha (2023)\n\nThe claim: $x = 1$.\n")
   local code = run("--all " .. q(root .. "/notebooks") .. " -o " .. q(root .. "/out"))
   assert(code == 1, "one failing notebook makes --all exit 1")
@@ -329,6 +330,8 @@ do
     and index:find("First paragraph of alpha.", 1, true))
   assert(index:find('href="beta.html"', 1, true) and index:find('class="badge failed"', 1, true))
   assert(index:find('href="papers/alpha.html"', 1, true))
+  assert(index:find('href="beta.html"', 1, true) < index:find('href="alpha.html"', 1, true),
+    "the index follows the front matter's order, not the file names")
   local a = assert(read(root .. "/out/alpha.html"))
   assert(a:find('href="papers/alpha.html"', 1, true) and a:find('href="index.html"', 1, true))
   assert(a:find('<a href="beta.html">', 1, true))
