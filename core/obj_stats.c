@@ -208,10 +208,12 @@ al_status al_elo_fit(double *elo, const int *a, const int *b, const double *s, i
       if (i != anchor) maxd = fmax(maxd, fabs(y[fi++]));
     for (int h = 0; h < 30; h++, step *= 0.5) {
       for (int i = 0, fi = 0; i < n; i++) tn[i] = i == anchor ? 0 : th[i] + step * y[fi++];
-      if (bt_ll(tn, a, b, s, G, n, prior) >= ll0) break;
+      // accept within rounding of the log-likelihood: near the optimum the true gain of a Newton
+      // step is below the rounding of ll0, and insisting on ">=" would stall the fit
+      if (bt_ll(tn, a, b, s, G, n, prior) >= ll0 - 1e-12 * fabs(ll0)) break;
     }
     memcpy(th, tn, (size_t)n * sizeof *th);
-    if (maxd < 1e-10) converged = 1;
+    if (maxd < 1e-9) converged = 1; // natural-scale units: 1e-9 is 4e-7 Elo points
   }
   if (!converged) {
     st = al_seterr(AL_EINVAL, "elo_fit: no finite maximum-likelihood ratings (comparisons not "

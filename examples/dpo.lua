@@ -5,7 +5,7 @@
 -- fluency of sampled continuations of held-out prompts, base -> DPO.
 --   build/alignlab examples/dpo.lua n=4000 beta=0.05
 -- Variants: loss=ipo | hinge | cdpo (label smoothing 0.1) | simpo (no reference), e.g.
---   build/alignlab examples/dpo.lua loss=ipo beta=0.5
+--   build/alignlab examples/dpo.lua loss=ipo
 local al = require "al"
 local cfg = al.args({ pt_steps = 200, n = 1000, epochs = 2, loss = "sigmoid", beta = 0.1, seed = 1 },
                     arg)

@@ -48,7 +48,11 @@
 --   al.cai.revise(policy, feedback, world, prompts, opts) -> rounds[0..R] of responses, log
 --   al.cai.sl(model, opts)   -> model (fine-tuned in place), info
 --   al.cai.rl(model, opts)   -> model (PPO in place), info
---   al.cai.pipeline(world, sft, opts) -> rl_cai, sl_cai, info   (for experiments/spectrum.lua)
+--   al.cai.ai_preferences(feedback, policy, world, n, opts) -> soft-labelled red-team pairs
+--   al.cai.pipeline(world, sft, opts) -> rl_cai, sl_cai, info   (both stages, sft untouched)
+--   al.cai.recipe{ smoke, seed }  -> rl_cai, sl_cai cached on al.recipes.assistant's models
+--                                    (experiments/cai.lua and the spectrum's CAI row)
+--   al.cai.guard(world)      -> a view of world that raises on any gold / harm-label read
 --   al.cai.blind(world)      -> a view of world whose features carry no harm field
 --   al.cai.helpful_labeler(world, opts) -> a helpful-only labeler that sees no harm field
 local util = require "al.util"
