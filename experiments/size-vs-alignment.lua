@@ -133,5 +133,6 @@ ex:finish{
   judged = { Z1 = z1, Z2 = { mean = z2s.mean, sd = z2s.sd, holds = Z2 }, summary = summary },
   per_seed = per_seed, data = { cpu_seconds = os.clock(), params = params, sizes = sizes },
   notes = "One size-S hh reward model per seed scores every policy; base and SFT per size are shared across seeds. " ..
-    "The parameter ratio is ~18x, not InstructGPT's 100x. Gold judge, not labelers.",
+    "The parameter ratio is ~18x, not InstructGPT's 100x. Gold judge, not labelers." ..
+    " Shared-model budgets (al.recipes.assistant REV 4) were raised once before any full run, on the quality of the shared models alone: pretraining 1200 -> 3000 steps (base greedy helpfulness 0.53 -> 0.86), SFT 2 -> 3 epochs on 3000 demos, RM 2000 pairs x 2 epochs (held-out accuracy 0.48, chance) -> 4000 x 4 epochs, PPO lr 3e-5 -> 5e-5; nothing was changed after seeing a verdict.",
 }

@@ -759,7 +759,7 @@ img { max-width: 100%; height: auto; }
 x-equation { font-family: "DejaVu Sans Mono", monospace; }
 x-equation[type="display"] { display: block; text-align: center; margin: .8rem 0; overflow-x: auto;
   overflow-y: hidden; }
-x-equation .katex, x-equation .katex-display { font-family: inherit; }
+x-equation .katex { font-family: KaTeX_Main, "Times New Roman", serif; } /* not the TeX fallback's mono */
 x-equation[type="display"] .katex-display { margin: 0; }
 .cell { margin: 1.2rem 0; border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
   break-inside: avoid; }
