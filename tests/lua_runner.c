@@ -228,6 +228,9 @@ Test(shell, repl_on_a_terminal_survives_ctrl_c_and_keeps_history, .timeout = 120
     ok = expect(&p, ">> ", 30);
     say(&p, "print(i * 1000 + 1)\nend\n");
     ok = ok && expect(&p, "1001", 30) && expect(&p, "2001", 30);
+    // wait for the prompt: a ^D typed while the terminal is still in cooked mode (between two
+    // readline calls) is consumed by the line discipline as an EOF that readline never sees
+    ok = ok && expect(&p, "> ", 30);
   }
   if (ok) say(&p, "\x04"); // Ctrl-D: quit
   int status = 0;
