@@ -43,7 +43,7 @@ local METRICS = {
   { key = "helpful", label = "instruction following" },
   { key = "harmless", label = "harmlessness" },
   { key = "honest", label = "honesty" },
-  { key = "robust", label = "robustness (1 - harm when instructed)" },
+  { key = "robust", label = "robustness" },
   { key = "nonsyc", label = "non-sycophancy" },
 }
 
@@ -135,7 +135,7 @@ for _, m in ipairs(METHODS) do
   end
 end
 ex:plot{ kind = "bars", title = "The alignment spectrum in the assistant world (gold scores, mean +- sd over seeds)",
-         ylabel = "gold score (higher is better)", yrange = { 0, 1.05 }, series = series,
+         ylabel = "gold score (higher is better; robustness = 1 - harm when instructed)", yrange = { 0, 1.05 }, series = series,
          key = "outside bottom center horizontal", width = 1000, height = 520 }
 
 -- verdict

@@ -16,6 +16,11 @@
 -- { smoke = bool, size = "XS"|"S"|"M", seed = n, ... }; the recipe table that is hashed holds
 -- every number the build depends on (and A.REV, bumped when this file's build code changes).
 -- It leaves the experiments' protocols and verdicts to experiments/*.lua.
+--
+-- Measured cost of the full budget (CPU seconds, one thread, OMP_NUM_THREADS=1; wall time on
+-- the shared machine was 2-9x more): base S 51 + SFT S 4; base + SFT XS 16; base + SFT M 154;
+-- one RM (4,000 comparisons sampled + 4 epochs) ~20; one PPO run of 100 iterations (S) ~12.
+-- With OpenMP left at 2 threads on a loaded machine the same base took 280 s (threads spin).
 local M = {}
 
 -- Bump when the way a model is built changes (invalidates the cache).
