@@ -11,11 +11,22 @@ local function exe_path()
   return "alignlab"
 end
 
+-- Run order: the longest first so that two parallel jobs finish together; cai before spectrum,
+-- whose CAI row reuses the RL-CAI models cai builds and caches. Others follow alphabetically.
+local ORDER = { "cai", "size-vs-alignment", "shift", "frontier", "overoptimization", "spectrum",
+                "hacking", "labelers" }
+
 function M.list()
-  local names = {}
+  local names, rank = {}, {}
+  for i, n in ipairs(ORDER) do rank[n] = i end
   for _, f in ipairs(util.listdir(util.root() .. "/experiments", "%.lua$")) do
     names[#names + 1] = f:gsub("%.lua$", "")
   end
+  table.sort(names, function(a, b)
+    local ra, rb = rank[a] or math.huge, rank[b] or math.huge
+    if ra ~= rb then return ra < rb end
+    return a < b
+  end)
   return names
 end
 
@@ -51,21 +62,33 @@ local function fmt_claims(out, names, ran)
   util.write_file(out .. "/CLAIMS.md", table.concat(lines, "\n"))
 end
 
--- Build the shared models (lua/al/recipes/*.lua modules with a prepare(smoke) function) once,
--- before experiments run in parallel, so that two experiments never build the same model.
-local function prepare(smoke, threads)
-  local mods = {}
+-- Build the shared models (lua/al/recipes/*.lua modules with prepare_tasks(smoke) and
+-- prepare(smoke, task)) before experiments run in parallel, so that two experiments never build
+-- the same model; the tasks themselves run `jobs` at a time, one BLAS thread each.
+local function prepare(smoke, jobs, threads)
+  local tasks = {}
   for _, f in ipairs(util.listdir(util.root() .. "/lua/al/recipes", "%.lua$")) do
-    if f ~= "init.lua" then mods[#mods + 1] = f:gsub("%.lua$", "") end
+    if f ~= "init.lua" then
+      local m = f:gsub("%.lua$", "")
+      local ok, mod = pcall(require, "al.recipes." .. m)
+      if ok and type(mod) == "table" and mod.prepare and mod.prepare_tasks then
+        for _, t in ipairs(mod.prepare_tasks(smoke)) do tasks[#tasks + 1] = m .. " " .. t end
+      end
+    end
   end
-  for _, m in ipairs(mods) do
-    local code = string.format(
-      'local r = require("al.recipes.%s"); if r.prepare then r.prepare(%s) end', m, tostring(smoke))
-    local cmd = string.format("OPENBLAS_NUM_THREADS=%d %s -e %s", threads, util.shell_quote(exe_path()),
-      util.shell_quote(code))
-    io.stderr:write("== reproduce: preparing shared models of " .. m .. "\n")
-    if not os.execute(cmd) then error("reproduce: building the shared models of " .. m .. " failed", 0) end
-  end
+  if #tasks == 0 then return end
+  io.stderr:write("== reproduce: building shared models (" .. table.concat(tasks, ", ") .. ")\n")
+  local runner = string.format(
+    'AL_PREP_MODULE="$1" AL_PREP_TASK="$2" OPENBLAS_NUM_THREADS=%d %s -e %s || echo "== FAILED to build $1 $2" >&2',
+    threads, util.shell_quote(exe_path()), util.shell_quote(
+      'require("al.recipes." .. os.getenv("AL_PREP_MODULE")).prepare(' .. tostring(smoke) ..
+      ', os.getenv("AL_PREP_TASK"))'))
+  local list = os.tmpname()
+  local f = assert(io.open(list, "w"))
+  for _, t in ipairs(tasks) do f:write(t, "\n") end
+  f:close()
+  os.execute(string.format("xargs -P %d -L 1 sh -c %s sh < %s", jobs, util.shell_quote(runner), util.shell_quote(list)))
+  os.remove(list)
 end
 
 function M.main(args)
@@ -105,7 +128,7 @@ function M.main(args)
   util.mkdir_p(out .. "/logs")
   local t0 = core.time and core.time() or os.time()
   local threads = jobs > 1 and 1 or (tonumber(os.getenv("OPENBLAS_NUM_THREADS") or "") or 2)
-  prepare(smoke, jobs > 1 and 2 or threads)
+  prepare(smoke, jobs, threads)
   for _, n in ipairs(names) do os.remove(out .. "/" .. n .. ".json") end
   -- one shell line per experiment; xargs -P runs `jobs` of them at a time
   local list = out .. "/logs/.queue"

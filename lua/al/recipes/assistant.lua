@@ -391,4 +391,9 @@ function M.exceeds(a, b, margin)
   return d > spread and d > (margin or 0), d, spread
 end
 
+-- For `alignlab reproduce`: the shared models to build before experiments run in parallel, one
+-- task per preset (S serves every experiment; XS and M the size experiment).
+function M.prepare_tasks(smoke) return smoke and { "S" } or { "M", "S", "XS" } end
+function M.prepare(smoke, size) M.sft{ smoke = smoke, size = size or "S" } end
+
 return M

@@ -161,4 +161,8 @@ function M.models(v)
   return world, sft, base
 end
 
+-- For `alignlab reproduce`: the shared models to build before experiments run in parallel.
+function M.prepare_tasks(smoke) return { "models" } end
+function M.prepare(smoke) M.models{ smoke = smoke } end
+
 return M
