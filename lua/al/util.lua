@@ -77,7 +77,7 @@ function util.root()
   if env and env ~= "" then return env end
   local src = debug.getinfo(1, "S").source
   local dir = src:match("^@(.*)/al/[^/]*$") or "."
-  return dir .. "/.."
+  return dir:match("^(.+)/lua$") or (dir .. "/..")
 end
 
 function util.file_exists(path)
