@@ -14,10 +14,10 @@
 
 #include "al_data.h"
 #include "bind.h"
+#include "bind_util.h"
 
 #define AL_DATA_MT "al.Dataset"
 
-al_tok *al_lua_checktok(lua_State *L, int idx); // l_tok.c
 
 typedef struct {
   al_dataset *d;
@@ -176,11 +176,7 @@ static int l_prompt(lua_State *L) {
   al_status st = al_data_prompt_ids(t, p, &o, &ids, &n);
   cJSON_Delete(p);
   if (st != AL_OK) return al_lua_fail(L);
-  lua_createtable(L, n, 0);
-  for (int i = 0; i < n; i++) {
-    lua_pushinteger(L, ids[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  al_lua_pushints(L, ids, n);
   free(ids);
   return 1;
 }
@@ -404,18 +400,7 @@ static const luaL_Reg data_methods[] = {{"size", m_size},   {"get", m_get},
                                         {"kind", m_kind},   {NULL, NULL}};
 
 int al_open_data(lua_State *L) {
-  luaL_newmetatable(L, AL_DATA_MT);
-  luaL_newlib(L, data_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, m_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, m_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, m_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, m_size);
-  lua_setfield(L, -2, "__len");
-  lua_pop(L, 1);
+  al_lua_defclass(L, AL_DATA_MT, data_methods, NULL, m_gc, m_tostring, m_size);
 
   static const luaL_Reg f[] = {{"sft", l_sft},       {"preferences", l_prefs},
                                {"prompt", l_prompt}, {"render", l_render},

@@ -12,15 +12,13 @@
 
 #include "al_tok.h"
 #include "bind.h"
+#include "bind_util.h"
 
 #define AL_TOK_MT "al.Tokenizer"
 
 typedef struct {
   al_tok *t;
 } ltok;
-
-al_tok *al_lua_checktok(lua_State *L, int idx);
-void al_lua_pushtok(lua_State *L, al_tok *t);
 
 al_tok *al_lua_checktok(lua_State *L, int idx) {
   ltok *u = luaL_checkudata(L, idx, AL_TOK_MT);
@@ -181,11 +179,7 @@ static int m_encode(lua_State *L) {
   int sp = al_lua_optbool(L, 3, "specials", 0);
   int *ids, k;
   if (al_tok_encode(t, s, n, sp, &ids, &k) != AL_OK) return al_lua_fail(L);
-  lua_createtable(L, k, 0);
-  for (int i = 0; i < k; i++) {
-    lua_pushinteger(L, ids[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  al_lua_pushints(L, ids, k);
   free(ids);
   return 1;
 }
@@ -351,19 +345,7 @@ static int l_corpus_path(lua_State *L) {
 }
 
 int al_open_tok(lua_State *L) {
-  luaL_newmetatable(L, AL_TOK_MT);
-  luaL_newlib(L, tok_methods);
-  lua_pushcclosure(L, m_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, m_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, m_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, m_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, m_size);
-  lua_setfield(L, -2, "__len");
-  lua_pop(L, 1);
+  al_lua_defclass(L, AL_TOK_MT, tok_methods, m_index, m_gc, m_tostring, m_size);
 
   static const luaL_Reg tokf[] = {
       {"load", l_tok_load}, {"words", l_tok_words}, {"from_json", l_tok_from_json}, {NULL, NULL}};

@@ -25,6 +25,7 @@
 -- never end the string or the command; data are formatted numbers only. Nothing is sent to a
 -- shell except the script's and gnuplot's paths, quoted.
 local core = require "al.core"
+local util = require "al.util"
 
 local M = {}
 
@@ -65,9 +66,7 @@ end
 M.quote = q
 
 -- A POSIX shell single-quoted word.
-local function shq(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shq = util.shell_quote
 
 local function num(v, what)
   if type(v) ~= "number" then fail("%s must be a number (got %s)", what, type(v)) end
@@ -367,14 +366,6 @@ local function gnuplot_binary()
   return gp
 end
 
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 local function write_all(path, s)
   local f, err = io.open(path, "wb")
   if not f then fail("cannot write %s: %s", path, err) end
@@ -429,7 +420,7 @@ function M.draw(spec)
   local sfile, efile = os.tmpname(), os.tmpname()
   write_all(sfile, text)
   local ok, how, code = os.execute(shq(gp) .. " " .. shq(sfile) .. " 2>" .. shq(efile))
-  local errtext = read_all(efile) or ""
+  local errtext = util.read_file(efile) or ""
   os.remove(sfile)
   os.remove(efile)
   if not ok then
@@ -438,7 +429,7 @@ function M.draw(spec)
       errtext:gsub("%s+$", ""):sub(1, 2000))
   end
   for i, f in ipairs(formats) do
-    local body = read_all(base .. "." .. f)
+    local body = util.read_file(base .. "." .. f)
     if not body or #body == 0 then
       for _, g in ipairs(formats) do os.remove(base .. "." .. g) end
       fail("gnuplot wrote no %s output to %s: %s", f, files[i], errtext:gsub("%s+$", ""):sub(1, 2000))

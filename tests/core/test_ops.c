@@ -21,23 +21,8 @@
 
 #define GTOL 1e-3
 
-static float *fnew(size_t n) {
-  float *p = calloc(n ? n : 1, sizeof(float));
-  cr_assert(p);
-  return p;
-}
-static double *dnew(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  cr_assert(p);
-  return p;
-}
-static float *frand(size_t n, uint64_t seed, float scale) {
-  float *p = fnew(n);
-  tu_fill_normal(p, n, seed, scale);
-  return p;
-}
 static double *todouble(const float *x, size_t n) {
-  double *p = dnew(n);
+  double *p = tu_dnew(n);
   for (size_t i = 0; i < n; i++) p[i] = x[i];
   return p;
 }
@@ -50,7 +35,7 @@ typedef void (*ref_fn)(double *out, double *const *in, const int *dims);
 static void fd_grad(double *g, ref_fn f, const int *dims, double *const *in, int k, size_t nk,
                     size_t nout, const double *R) {
   const double h = 1e-5;
-  double *out = dnew(nout);
+  double *out = tu_dnew(nout);
   for (size_t i = 0; i < nk; i++) {
     double save = in[k][i], lp = 0, lm = 0;
     in[k][i] = save + h;
@@ -82,15 +67,6 @@ static double nerr(const float *a, const float *b, size_t n) {
   for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
   for (size_t i = 0; i < n; i++) {
     double d = fabs((double)a[i] - b[i]) / fmax(scale, 1e-30);
-    if (!(d <= m)) m = d;
-  }
-  return m;
-}
-
-static double ferr_d(const float *a, const double *b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs(b[i]));
     if (!(d <= m)) m = d;
   }
   return m;
@@ -143,19 +119,19 @@ static void check_encoder(int B, int T, int C, int V, int maxT) {
   size_t N = (size_t)B * T;
   int *tok = malloc(N * sizeof(int) + 8);
   for (size_t i = 0; i < N; i++) tok[i] = (int)((i * 7 + 3) % V); // repeats when N > V
-  float *wte = frand((size_t)V * C, 1, 1), *wpe = frand((size_t)maxT * C, 2, 1);
-  float *out = fnew(N * C), *R = frand(N * C, 3, 1);
+  float *wte = tu_frand((size_t)V * C, 1, 1), *wpe = tu_frand((size_t)maxT * C, 2, 1);
+  float *out = tu_fnew(N * C), *R = tu_frand(N * C, 3, 1);
   al_encoder_forward(out, tok, wte, wpe, B, T, C);
   double *dwte = todouble(wte, (size_t)V * C), *dwpe = todouble(wpe, (size_t)maxT * C);
   double *in[3] = {dwte, dwpe, (double *)(void *)tok};
   int dims[3] = {B, T, C};
-  double *ro = dnew(N * C);
+  double *ro = tu_dnew(N * C);
   ref_encoder(ro, in, dims);
-  cr_expect_lt(ferr_d(out, ro, N * C), 1e-7);
+  cr_expect_lt(tu_max_rel_err_fd(out, ro, N * C), 1e-7);
 
-  float *gwte = fnew((size_t)V * C), *gwpe = fnew((size_t)maxT * C);
+  float *gwte = tu_fnew((size_t)V * C), *gwpe = tu_fnew((size_t)maxT * C);
   al_encoder_backward(gwte, gwpe, R, tok, B, T, C);
-  double *dR = todouble(R, N * C), *fg = dnew((size_t)V * C), *fg2 = dnew((size_t)maxT * C);
+  double *dR = todouble(R, N * C), *fg = tu_dnew((size_t)V * C), *fg2 = tu_dnew((size_t)maxT * C);
   fd_grad(fg, ref_encoder, dims, in, 0, (size_t)V * C, N * C, dR);
   fd_grad(fg2, ref_encoder, dims, in, 1, (size_t)maxT * C, N * C, dR);
   cr_expect_lt(gerr(gwte, fg, (size_t)V * C), GTOL, "dwte err %g", gerr(gwte, fg, (size_t)V * C));
@@ -186,9 +162,9 @@ Test(ops, linear_forward_matches_naive_reference) {
   const int shapes[][3] = {{1, 1, 1}, {1, 8, 24}, {6, 8, 24}, {37, 19, 53}, {64, 128, 512}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
-    float *x = frand((size_t)N * IC, 10 + s, 1), *w = frand((size_t)IC * OC, 20 + s, 0.2f),
-          *b = frand(OC, 30 + s, 1);
-    float *o1 = fnew((size_t)N * OC), *o2 = fnew((size_t)N * OC);
+    float *x = tu_frand((size_t)N * IC, 10 + s, 1), *w = tu_frand((size_t)IC * OC, 20 + s, 0.2f),
+          *b = tu_frand(OC, 30 + s, 1);
+    float *o1 = tu_fnew((size_t)N * OC), *o2 = tu_fnew((size_t)N * OC);
     for (int withb = 0; withb < 2; withb++) {
       memset(o1, 0x7f, (size_t)N * OC * sizeof(float)); // written, not accumulated
       al_linear_forward(o1, x, w, withb ? b : NULL, N, IC, OC);
@@ -204,10 +180,10 @@ Test(ops, linear_backward_matches_naive_reference) {
   const int shapes[][3] = {{1, 1, 1}, {6, 8, 24}, {37, 19, 53}, {64, 128, 512}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
-    float *x = frand((size_t)N * IC, 40 + s, 1), *w = frand((size_t)IC * OC, 50 + s, 0.2f),
-          *g = frand((size_t)N * OC, 60 + s, 1);
-    float *a[3] = {frand((size_t)N * IC, 70, 1), frand((size_t)IC * OC, 71, 1), frand(OC, 72, 1)};
-    float *r[3] = {fnew((size_t)N * IC), fnew((size_t)IC * OC), fnew(OC)};
+    float *x = tu_frand((size_t)N * IC, 40 + s, 1), *w = tu_frand((size_t)IC * OC, 50 + s, 0.2f),
+          *g = tu_frand((size_t)N * OC, 60 + s, 1);
+    float *a[3] = {tu_frand((size_t)N * IC, 70, 1), tu_frand((size_t)IC * OC, 71, 1), tu_frand(OC, 72, 1)};
+    float *r[3] = {tu_fnew((size_t)N * IC), tu_fnew((size_t)IC * OC), tu_fnew(OC)};
     size_t n[3] = {(size_t)N * IC, (size_t)IC * OC, (size_t)OC};
     for (int k = 0; k < 3; k++) memcpy(r[k], a[k], n[k] * sizeof(float)); // same start: +=
     al_linear_backward(a[0], a[1], a[2], g, x, w, N, IC, OC);
@@ -221,9 +197,9 @@ Test(ops, linear_backward_matches_naive_reference) {
 }
 
 static void check_linear_fd(int N, int IC, int OC) {
-  float *x = frand((size_t)N * IC, 1, 1), *w = frand((size_t)IC * OC, 2, 0.5f),
-        *b = frand(OC, 3, 1), *R = frand((size_t)N * OC, 4, 1);
-  float *gx = fnew((size_t)N * IC), *gw = fnew((size_t)IC * OC), *gb = fnew(OC);
+  float *x = tu_frand((size_t)N * IC, 1, 1), *w = tu_frand((size_t)IC * OC, 2, 0.5f),
+        *b = tu_frand(OC, 3, 1), *R = tu_frand((size_t)N * OC, 4, 1);
+  float *gx = tu_fnew((size_t)N * IC), *gw = tu_fnew((size_t)IC * OC), *gb = tu_fnew(OC);
   al_linear_backward(gx, gw, gb, R, x, w, N, IC, OC);
   double *in[3] = {todouble(x, (size_t)N * IC), todouble(w, (size_t)IC * OC), todouble(b, OC)};
   size_t n[3] = {(size_t)N * IC, (size_t)IC * OC, (size_t)OC};
@@ -231,7 +207,7 @@ static void check_linear_fd(int N, int IC, int OC) {
   int dims[3] = {N, IC, OC};
   double *dR = todouble(R, (size_t)N * OC);
   for (int k = 0; k < 3; k++) {
-    double *fg = dnew(n[k]);
+    double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_linear, dims, in, k, n[k], (size_t)N * OC, dR);
     cr_expect_lt(gerr(ga[k], fg, n[k]), GTOL, "N=%d input %d err %g", N, k, gerr(ga[k], fg, n[k]));
     free(fg);
@@ -262,14 +238,14 @@ Test(ops, lmhead_forward_and_backward_match_naive_reference) {
   const int shapes[][3] = {{1, 8, 11}, {6, 8, 11}, {70, 64, 301}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int N = shapes[s][0], C = shapes[s][1], V = shapes[s][2];
-    float *x = frand((size_t)N * C, 1 + s, 1), *wte = frand((size_t)V * C, 2 + s, 0.3f),
-          *g = frand((size_t)N * V, 3 + s, 1);
-    float *o1 = fnew((size_t)N * V), *o2 = fnew((size_t)N * V);
+    float *x = tu_frand((size_t)N * C, 1 + s, 1), *wte = tu_frand((size_t)V * C, 2 + s, 0.3f),
+          *g = tu_frand((size_t)N * V, 3 + s, 1);
+    float *o1 = tu_fnew((size_t)N * V), *o2 = tu_fnew((size_t)N * V);
     al_lmhead_forward(o1, x, wte, N, C, V);
     al_lmhead_forward_ref(o2, x, wte, N, C, V);
     cr_expect_lt(nerr(o1, o2, (size_t)N * V), 1e-5);
-    float *a0 = frand((size_t)N * C, 9, 1), *a1 = frand((size_t)V * C, 8, 1);
-    float *r0 = fnew((size_t)N * C), *r1 = fnew((size_t)V * C);
+    float *a0 = tu_frand((size_t)N * C, 9, 1), *a1 = tu_frand((size_t)V * C, 8, 1);
+    float *r0 = tu_fnew((size_t)N * C), *r1 = tu_fnew((size_t)V * C);
     memcpy(r0, a0, (size_t)N * C * sizeof(float));
     memcpy(r1, a1, (size_t)V * C * sizeof(float));
     al_lmhead_backward(a0, a1, g, x, wte, N, C, V);
@@ -281,9 +257,9 @@ Test(ops, lmhead_forward_and_backward_match_naive_reference) {
 }
 
 static void check_lmhead_fd(int N, int C, int V) {
-  float *x = frand((size_t)N * C, 1, 1), *wte = frand((size_t)V * C, 2, 0.5f),
-        *R = frand((size_t)N * V, 3, 1);
-  float *gx = fnew((size_t)N * C), *gw = fnew((size_t)V * C);
+  float *x = tu_frand((size_t)N * C, 1, 1), *wte = tu_frand((size_t)V * C, 2, 0.5f),
+        *R = tu_frand((size_t)N * V, 3, 1);
+  float *gx = tu_fnew((size_t)N * C), *gw = tu_fnew((size_t)V * C);
   al_lmhead_backward(gx, gw, R, x, wte, N, C, V);
   double *in[2] = {todouble(x, (size_t)N * C), todouble(wte, (size_t)V * C)};
   size_t n[2] = {(size_t)N * C, (size_t)V * C};
@@ -291,7 +267,7 @@ static void check_lmhead_fd(int N, int C, int V) {
   int dims[3] = {N, C, V};
   double *dR = todouble(R, (size_t)N * V);
   for (int k = 0; k < 2; k++) {
-    double *fg = dnew(n[k]);
+    double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_lmhead, dims, in, k, n[k], (size_t)N * V, dR);
     cr_expect_lt(gerr(ga[k], fg, n[k]), GTOL, "input %d err %g", k, gerr(ga[k], fg, n[k]));
     free(fg);
@@ -325,16 +301,16 @@ Test(ops, layernorm_forward_matches_double_reference) {
   const int shapes[][2] = {{1, 1}, {1, 8}, {6, 8}, {33, 129}, {5, 768}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int N = shapes[s][0], C = shapes[s][1];
-    float *x = frand((size_t)N * C, 1 + s, 3), *w = frand(C, 2 + s, 1), *b = frand(C, 3 + s, 1);
+    float *x = tu_frand((size_t)N * C, 1 + s, 3), *w = tu_frand(C, 2 + s, 1), *b = tu_frand(C, 3 + s, 1);
     for (size_t i = 0; i < (size_t)N * C; i++) x[i] += 5.0f; // a mean far from 0
-    float *out = fnew((size_t)N * C), *mean = fnew(N), *rstd = fnew(N);
+    float *out = tu_fnew((size_t)N * C), *mean = tu_fnew(N), *rstd = tu_fnew(N);
     al_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
     double *in[3] = {todouble(x, (size_t)N * C), todouble(w, C), todouble(b, C)};
-    double *ro = dnew((size_t)N * C);
+    double *ro = tu_dnew((size_t)N * C);
     int dims[2] = {N, C};
     ref_layernorm(ro, in, dims);
-    cr_expect_lt(ferr_d(out, ro, (size_t)N * C), 2e-5, "shape %zu err %g", s,
-                 ferr_d(out, ro, (size_t)N * C));
+    cr_expect_lt(tu_max_rel_err_fd(out, ro, (size_t)N * C), 2e-5, "shape %zu err %g", s,
+                 tu_max_rel_err_fd(out, ro, (size_t)N * C));
     for (int n = 0; n < N; n++) {
       double m = 0;
       for (int i = 0; i < C; i++) m += in[0][n * C + i];
@@ -346,11 +322,11 @@ Test(ops, layernorm_forward_matches_double_reference) {
 }
 
 static void check_layernorm_fd(int N, int C, double scale) {
-  float *x = frand((size_t)N * C, 11, (float)scale), *w = frand(C, 12, 1), *b = frand(C, 13, 1),
-        *R = frand((size_t)N * C, 14, 1);
-  float *out = fnew((size_t)N * C), *mean = fnew(N), *rstd = fnew(N);
+  float *x = tu_frand((size_t)N * C, 11, (float)scale), *w = tu_frand(C, 12, 1), *b = tu_frand(C, 13, 1),
+        *R = tu_frand((size_t)N * C, 14, 1);
+  float *out = tu_fnew((size_t)N * C), *mean = tu_fnew(N), *rstd = tu_fnew(N);
   al_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
-  float *gx = fnew((size_t)N * C), *gw = fnew(C), *gb = fnew(C);
+  float *gx = tu_fnew((size_t)N * C), *gw = tu_fnew(C), *gb = tu_fnew(C);
   al_layernorm_backward(gx, gw, gb, R, x, w, mean, rstd, N, C);
   double *in[3] = {todouble(x, (size_t)N * C), todouble(w, C), todouble(b, C)};
   size_t n[3] = {(size_t)N * C, (size_t)C, (size_t)C};
@@ -358,7 +334,7 @@ static void check_layernorm_fd(int N, int C, double scale) {
   int dims[2] = {N, C};
   double *dR = todouble(R, (size_t)N * C);
   for (int k = 0; k < 3; k++) {
-    double *fg = dnew(n[k]);
+    double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_layernorm, dims, in, k, n[k], (size_t)N * C, dR);
     cr_expect_lt(gerr(ga[k], fg, n[k]), GTOL, "N=%d C=%d input %d err %g", N, C, k,
                  gerr(ga[k], fg, n[k]));
@@ -387,10 +363,10 @@ static void ref_gelu(double *out, double *const *in, const int *d) {
 
 Test(ops, gelu_forward_matches_tanh_formula) {
   enum { N = 4001 };
-  float *x = fnew(N), *out = fnew(N);
+  float *x = tu_fnew(N), *out = tu_fnew(N);
   for (int i = 0; i < N; i++) x[i] = -10.0f + 20.0f * i / (N - 1);
   al_gelu_forward(out, x, N);
-  double *in[1] = {todouble(x, N)}, *ro = dnew(N);
+  double *in[1] = {todouble(x, N)}, *ro = tu_dnew(N);
   int dims[1] = {N};
   ref_gelu(ro, in, dims);
   double worst = 0;
@@ -407,9 +383,9 @@ Test(ops, gelu_forward_matches_tanh_formula) {
 
 Test(ops, gelu_backward_matches_finite_differences) {
   for (int N = 1; N <= 200; N += 199) {
-    float *x = frand(N, 5, 2.5f), *R = frand(N, 6, 1), *g = fnew(N);
+    float *x = tu_frand(N, 5, 2.5f), *R = tu_frand(N, 6, 1), *g = tu_fnew(N);
     al_gelu_backward(g, R, x, N);
-    double *in[1] = {todouble(x, N)}, *fg = dnew(N), *dR = todouble(R, N);
+    double *in[1] = {todouble(x, N)}, *fg = tu_dnew(N), *dR = todouble(R, N);
     int dims[1] = {N};
     fd_grad(fg, ref_gelu, dims, in, 0, N, N, dR);
     cr_expect_lt(gerr(g, fg, N), GTOL, "N=%d err %g", N, gerr(g, fg, N));
@@ -421,8 +397,8 @@ Test(ops, gelu_backward_matches_finite_differences) {
 
 Test(ops, residual_forward_adds_and_backward_routes_gradient_to_both) {
   enum { N = 37 };
-  float *a = frand(N, 1, 1), *b = frand(N, 2, 1), *o = fnew(N), *g = frand(N, 3, 1);
-  float *da = frand(N, 4, 1), *db = frand(N, 5, 1), *da0 = fnew(N), *db0 = fnew(N);
+  float *a = tu_frand(N, 1, 1), *b = tu_frand(N, 2, 1), *o = tu_fnew(N), *g = tu_frand(N, 3, 1);
+  float *da = tu_frand(N, 4, 1), *db = tu_frand(N, 5, 1), *da0 = tu_fnew(N), *db0 = tu_fnew(N);
   memcpy(da0, da, sizeof(float) * N);
   memcpy(db0, db, sizeof(float) * N);
   al_residual_forward(o, a, b, N);
@@ -446,19 +422,19 @@ static void ref_scalar(double *out, double *const *in, const int *d) {
 }
 
 static void check_scalar(int N, int C) {
-  float *x = frand((size_t)N * C, 1, 1), *w = frand(C, 2, 1), *R = frand(N, 3, 1);
-  float *v = fnew(N), *gx = fnew((size_t)N * C), *gw = fnew(C);
+  float *x = tu_frand((size_t)N * C, 1, 1), *w = tu_frand(C, 2, 1), *R = tu_frand(N, 3, 1);
+  float *v = tu_fnew(N), *gx = tu_fnew((size_t)N * C), *gw = tu_fnew(C);
   al_scalar_forward(v, x, w, N, C);
-  double *in[2] = {todouble(x, (size_t)N * C), todouble(w, C)}, *ro = dnew(N);
+  double *in[2] = {todouble(x, (size_t)N * C), todouble(w, C)}, *ro = tu_dnew(N);
   int dims[2] = {N, C};
   ref_scalar(ro, in, dims);
-  cr_expect_lt(ferr_d(v, ro, N), 1e-5);
+  cr_expect_lt(tu_max_rel_err_fd(v, ro, N), 1e-5);
   al_scalar_backward(gx, gw, R, x, w, N, C);
   double *dR = todouble(R, N);
   size_t n[2] = {(size_t)N * C, (size_t)C};
   float *ga[2] = {gx, gw};
   for (int k = 0; k < 2; k++) {
-    double *fg = dnew(n[k]);
+    double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_scalar, dims, in, k, n[k], N, dR);
     cr_expect_lt(gerr(ga[k], fg, n[k]), GTOL, "input %d err %g", k, gerr(ga[k], fg, n[k]));
     free(fg);
@@ -479,9 +455,9 @@ Test(ops, scalar_head_matches_reference_and_finite_differences) {
 // run a backward twice on zeroed gradients: the second call must double the first
 Test(ops, backward_accumulates) {
   const int N = 6, C = 8, OC = 24, V = 11, T = 3, B = 2;
-  float *x = frand((size_t)N * C, 1, 1), *w = frand((size_t)C * OC, 2, 0.3f), *g = frand((size_t)N * OC, 3, 1);
-  float *lw = frand(C, 4, 1), *mean = fnew(N), *rstd = fnew(N), *tmp = fnew((size_t)N * C);
-  float *gl = frand((size_t)N * V, 5, 1), *wte = frand((size_t)V * C, 6, 1), *wpe = frand((size_t)T * C, 7, 1);
+  float *x = tu_frand((size_t)N * C, 1, 1), *w = tu_frand((size_t)C * OC, 2, 0.3f), *g = tu_frand((size_t)N * OC, 3, 1);
+  float *lw = tu_frand(C, 4, 1), *mean = tu_fnew(N), *rstd = tu_fnew(N), *tmp = tu_fnew((size_t)N * C);
+  float *gl = tu_frand((size_t)N * V, 5, 1), *wte = tu_frand((size_t)V * C, 6, 1), *wpe = tu_frand((size_t)T * C, 7, 1);
   int tok[6] = {1, 4, 1, 0, 9, 1};
   al_layernorm_forward(tmp, mean, rstd, x, lw, lw, N, C, 1e-5f);
   // one slot per gradient (some slots are shared by two ops, which also accumulates)
@@ -489,7 +465,7 @@ Test(ops, backward_accumulates) {
   size_t n[S] = {(size_t)N * C, (size_t)C * OC, (size_t)OC, (size_t)N * C, (size_t)C, (size_t)C,
                  (size_t)N * C, (size_t)N * C, (size_t)V * C, (size_t)V * C, (size_t)T * C, (size_t)C};
   float *once[S], *twice[S];
-  for (int k = 0; k < S; k++) once[k] = fnew(n[k]), twice[k] = fnew(n[k]);
+  for (int k = 0; k < S; k++) once[k] = tu_fnew(n[k]), twice[k] = tu_fnew(n[k]);
   for (int calls = 1; calls <= 2; calls++) {
     float **d = calls == 1 ? once : twice;
     for (int r = 0; r < calls; r++) {
@@ -512,14 +488,14 @@ Test(ops, backward_accumulates) {
 
 Test(ops, null_gradient_pointers_are_skipped) {
   const int N = 4, C = 8, OC = 5;
-  float *x = frand((size_t)N * C, 1, 1), *w = frand((size_t)C * OC, 2, 1), *g = frand((size_t)N * OC, 3, 1);
-  float *gw = fnew((size_t)C * OC), *gw2 = fnew((size_t)C * OC), *gx = fnew((size_t)N * C);
+  float *x = tu_frand((size_t)N * C, 1, 1), *w = tu_frand((size_t)C * OC, 2, 1), *g = tu_frand((size_t)N * OC, 3, 1);
+  float *gw = tu_fnew((size_t)C * OC), *gw2 = tu_fnew((size_t)C * OC), *gx = tu_fnew((size_t)N * C);
   al_linear_backward(NULL, gw, NULL, g, x, w, N, C, OC);
   al_linear_backward(gx, gw2, NULL, g, x, w, N, C, OC);
   cr_expect_eq(memcmp(gw, gw2, sizeof(float) * C * OC), 0);
-  float *lw = frand(C, 4, 1), *mean = fnew(N), *rstd = fnew(N), *out = fnew((size_t)N * C);
-  float *lg = frand((size_t)N * C, 5, 1), *dx1 = fnew((size_t)N * C), *dx2 = fnew((size_t)N * C),
-        *dw = fnew(C);
+  float *lw = tu_frand(C, 4, 1), *mean = tu_fnew(N), *rstd = tu_fnew(N), *out = tu_fnew((size_t)N * C);
+  float *lg = tu_frand((size_t)N * C, 5, 1), *dx1 = tu_fnew((size_t)N * C), *dx2 = tu_fnew((size_t)N * C),
+        *dw = tu_fnew(C);
   al_layernorm_forward(out, mean, rstd, x, lw, lw, N, C, 1e-5f);
   al_layernorm_backward(dx1, NULL, NULL, lg, x, lw, mean, rstd, N, C);
   al_layernorm_backward(dx2, dw, NULL, lg, x, lw, mean, rstd, N, C);
@@ -535,13 +511,13 @@ Test(ops, null_gradient_pointers_are_skipped) {
 // the parallel kernels split rows (or channels), never a sum: 1 and 2 threads give equal bits
 Test(ops, results_do_not_depend_on_thread_count) {
   const int N = 512, C = 128;
-  float *x = frand((size_t)N * C, 1, 1), *w = frand(C, 2, 1), *b = frand(C, 3, 1),
-        *g = frand((size_t)N * C, 4, 1);
+  float *x = tu_frand((size_t)N * C, 1, 1), *w = tu_frand(C, 2, 1), *b = tu_frand(C, 3, 1),
+        *g = tu_frand((size_t)N * C, 4, 1);
   float *o[2], *m[2], *r[2], *dx[2], *dw[2], *db[2], *ge[2], *gd[2];
   for (int k = 0; k < 2; k++) {
     omp_set_num_threads(k + 1);
-    o[k] = fnew((size_t)N * C), m[k] = fnew(N), r[k] = fnew(N), dx[k] = fnew((size_t)N * C);
-    dw[k] = fnew(C), db[k] = fnew(C), ge[k] = fnew((size_t)N * C), gd[k] = fnew((size_t)N * C);
+    o[k] = tu_fnew((size_t)N * C), m[k] = tu_fnew(N), r[k] = tu_fnew(N), dx[k] = tu_fnew((size_t)N * C);
+    dw[k] = tu_fnew(C), db[k] = tu_fnew(C), ge[k] = tu_fnew((size_t)N * C), gd[k] = tu_fnew((size_t)N * C);
     al_layernorm_forward(o[k], m[k], r[k], x, w, b, N, C, 1e-5f);
     al_layernorm_backward(dx[k], dw[k], db[k], g, x, w, m[k], r[k], N, C);
     al_gelu_forward(ge[k], x, N * C);

@@ -21,21 +21,6 @@
 
 #define GTOL 1e-3
 
-static float *fnew(size_t n) {
-  float *p = calloc(n ? n : 1, sizeof(float));
-  cr_assert(p);
-  return p;
-}
-static double *dnew(size_t n) {
-  double *p = calloc(n ? n : 1, sizeof(double));
-  cr_assert(p);
-  return p;
-}
-static float *frand(size_t n, uint64_t seed, float scale) {
-  float *p = fnew(n);
-  tu_fill_normal(p, n, seed, scale);
-  return p;
-}
 
 // double reference: out (B,T,C), att (B,NH,T,T) from qkv (B,T,3C)
 static void ref_attention(double *out, double *att, const double *qkv, int B, int T, int C, int NH) {
@@ -67,15 +52,6 @@ static void ref_attention(double *out, double *att, const double *qkv, int B, in
   free(sc);
 }
 
-static double ferr_d(const float *a, const double *b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs(b[i]));
-    if (!(d <= m)) m = d;
-  }
-  return m;
-}
-
 // relative per element, floored at 1% of the largest reference component; NaN entries of b
 // (coordinates not sampled) are skipped
 static double gerr(const float *a, const double *b, size_t n) {
@@ -92,16 +68,16 @@ static double gerr(const float *a, const double *b, size_t n) {
 
 static void check_forward(int B, int T, int C, int NH, uint64_t seed) {
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, seed, 1.5f), *out = fnew(no), *att = fnew(na);
+  float *qkv = tu_frand(nq, seed, 1.5f), *out = tu_fnew(no), *att = tu_fnew(na);
   memset(att, 0x7f, na * sizeof(float)); // every entry must be written
   al_attention_forward(out, att, qkv, B, T, C, NH);
-  double *dq = dnew(nq), *ro = dnew(no), *ra = dnew(na);
+  double *dq = tu_dnew(nq), *ro = tu_dnew(no), *ra = tu_dnew(na);
   for (size_t i = 0; i < nq; i++) dq[i] = qkv[i];
   ref_attention(ro, ra, dq, B, T, C, NH);
   // scores are HS-term float dot products of O(1.5^2) entries: a few 1e-6 of rounding at HS=128
-  cr_expect_lt(ferr_d(out, ro, no), 1e-5, "B=%d T=%d C=%d NH=%d out err %g", B, T, C, NH,
-               ferr_d(out, ro, no));
-  cr_expect_lt(ferr_d(att, ra, na), 1e-5, "att err %g", ferr_d(att, ra, na));
+  cr_expect_lt(tu_max_rel_err_fd(out, ro, no), 1e-5, "B=%d T=%d C=%d NH=%d out err %g", B, T, C, NH,
+               tu_max_rel_err_fd(out, ro, no));
+  cr_expect_lt(tu_max_rel_err_fd(att, ra, na), 1e-5, "att err %g", tu_max_rel_err_fd(att, ra, na));
   for (int bh = 0; bh < B * NH; bh++)
     for (int t = 0; t < T; t++)
       for (int s = t + 1; s < T; s++) cr_expect_eq(att[((size_t)bh * T + t) * T + s], 0.0f);
@@ -121,8 +97,8 @@ Test(attention, degenerate_shapes_B1_T1) {
   check_forward(1, 1, 8, 2, 7);
   // T = 1: P = 1, out = v, dq = dk = 0, dv = dout
   const int C = 8, NH = 2;
-  float *qkv = frand(3 * C, 8, 1), *out = fnew(C), *att = fnew(NH), *g = frand(C, 9, 1);
-  float *dqkv = fnew(3 * C), *datt = fnew(NH);
+  float *qkv = tu_frand(3 * C, 8, 1), *out = tu_fnew(C), *att = tu_fnew(NH), *g = tu_frand(C, 9, 1);
+  float *dqkv = tu_fnew(3 * C), *datt = tu_fnew(NH);
   al_attention_forward(out, att, qkv, 1, 1, C, NH);
   al_attention_backward(dqkv, datt, g, qkv, att, 1, 1, C, NH);
   for (int h = 0; h < NH; h++) cr_expect_eq(att[h], 1.0f);
@@ -138,12 +114,12 @@ Test(attention, degenerate_shapes_B1_T1) {
 // analytic dqkv vs central differences of the double reference, every `step`-th coordinate
 static void check_backward(int B, int T, int C, int NH, int step, uint64_t seed) {
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, seed, 1.5f), *out = fnew(no), *att = fnew(na), *R = frand(no, seed + 1, 1);
-  float *dqkv = fnew(nq), *datt = fnew(na);
+  float *qkv = tu_frand(nq, seed, 1.5f), *out = tu_fnew(no), *att = tu_fnew(na), *R = tu_frand(no, seed + 1, 1);
+  float *dqkv = tu_fnew(nq), *datt = tu_fnew(na);
   al_attention_forward(out, att, qkv, B, T, C, NH);
   memset(datt, 0x7f, na * sizeof(float)); // scratch: garbage in must not matter
   al_attention_backward(dqkv, datt, R, qkv, att, B, T, C, NH);
-  double *dq = dnew(nq), *fg = dnew(nq), *o = dnew(no);
+  double *dq = tu_dnew(nq), *fg = tu_dnew(nq), *o = tu_dnew(no);
   for (size_t i = 0; i < nq; i++) dq[i] = qkv[i], fg[i] = NAN;
   const double h = 1e-5;
   for (size_t i = seed % step; i < nq; i += step) {
@@ -159,8 +135,8 @@ static void check_backward(int B, int T, int C, int NH, int step, uint64_t seed)
   }
   // judge q, k and v parts separately (their scales differ)
   for (int part = 0; part < 3; part++) {
-    float *a = fnew(no);
-    double *b = dnew(no);
+    float *a = tu_fnew(no);
+    double *b = tu_dnew(no);
     for (size_t row = 0; row < (size_t)B * T; row++)
       for (int i = 0; i < C; i++) {
         a[row * C + i] = dqkv[row * 3 * C + part * C + i];
@@ -186,8 +162,8 @@ Test(attention, backward_matches_finite_differences_across_key_tiles) {
 Test(attention, backward_accumulates) {
   const int B = 2, T = 5, C = 12, NH = 3;
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, 1, 1), *out = fnew(no), *att = fnew(na), *g = frand(no, 2, 1);
-  float *once = fnew(nq), *twice = fnew(nq), *datt = fnew(na);
+  float *qkv = tu_frand(nq, 1, 1), *out = tu_fnew(no), *att = tu_fnew(na), *g = tu_frand(no, 2, 1);
+  float *once = tu_fnew(nq), *twice = tu_fnew(nq), *datt = tu_fnew(na);
   al_attention_forward(out, att, qkv, B, T, C, NH);
   al_attention_backward(once, datt, g, qkv, att, B, T, C, NH);
   al_attention_backward(twice, datt, g, qkv, att, B, T, C, NH);
@@ -202,7 +178,7 @@ Test(attention, backward_accumulates) {
 Test(attention, output_at_t_does_not_depend_on_later_tokens) {
   const int B = 2, T = 9, C = 16, NH = 2;
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, 1, 1), *qkv2 = fnew(nq), *o1 = fnew(no), *o2 = fnew(no), *att = fnew(na);
+  float *qkv = tu_frand(nq, 1, 1), *qkv2 = tu_fnew(nq), *o1 = tu_fnew(no), *o2 = tu_fnew(no), *att = tu_fnew(na);
   al_attention_forward(o1, att, qkv, B, T, C, NH);
   for (int t = 0; t < T - 1; t++) {
     memcpy(qkv2, qkv, nq * sizeof(float));
@@ -223,10 +199,10 @@ Test(attention, heads_read_the_hugging_face_channel_split) {
   // perturbing channel c of the k part changes only head c / HS
   const int B = 1, T = 4, C = 12, NH = 3, HS = C / NH;
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, 3, 1), *o1 = fnew(no), *o2 = fnew(no), *att = fnew(na);
+  float *qkv = tu_frand(nq, 3, 1), *o1 = tu_fnew(no), *o2 = tu_fnew(no), *att = tu_fnew(na);
   al_attention_forward(o1, att, qkv, B, T, C, NH);
   for (int c = 0; c < C; c++) {
-    float *q2 = fnew(nq);
+    float *q2 = tu_fnew(nq);
     memcpy(q2, qkv, nq * sizeof(float));
     q2[0 * 3 * C + C + c] += 1.0f; // key of position 0, channel c
     al_attention_forward(o2, att, q2, B, T, C, NH);
@@ -246,11 +222,11 @@ Test(attention, heads_read_the_hugging_face_channel_split) {
 Test(attention, results_do_not_depend_on_thread_count) {
   const int B = 4, T = 33, C = 64, NH = 4;
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, 1, 1), *g = frand(no, 2, 1);
-  float *o[2], *a[2], *d[2], *da = fnew(na);
+  float *qkv = tu_frand(nq, 1, 1), *g = tu_frand(no, 2, 1);
+  float *o[2], *a[2], *d[2], *da = tu_fnew(na);
   for (int k = 0; k < 2; k++) {
     omp_set_num_threads(k + 1);
-    o[k] = fnew(no), a[k] = fnew(na), d[k] = fnew(nq);
+    o[k] = tu_fnew(no), a[k] = tu_fnew(na), d[k] = tu_fnew(nq);
     al_attention_forward(o[k], a[k], qkv, B, T, C, NH);
     al_attention_backward(d[k], da, g, qkv, a[k], B, T, C, NH);
   }
@@ -268,8 +244,8 @@ Test(attention, results_do_not_depend_on_thread_count) {
 Test(attention, timing_is_reported) {
   const int B = 32, T = 64, C = 128, NH = 4;
   size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-  float *qkv = frand(nq, 1, 1), *g = frand(no, 2, 1), *out = fnew(no), *att = fnew(na),
-        *dq = fnew(nq), *da = fnew(na);
+  float *qkv = tu_frand(nq, 1, 1), *g = tu_frand(no, 2, 1), *out = tu_fnew(no), *att = tu_fnew(na),
+        *dq = tu_fnew(nq), *da = tu_fnew(na);
 #ifdef NDEBUG
   const int reps = 10;
 #else

@@ -10,17 +10,6 @@
 #include "al_ops.h"
 #include "testutil.h"
 
-static float *fnew(size_t n) {
-  float *p = calloc(n ? n : 1, sizeof(float));
-  cr_assert(p);
-  return p;
-}
-static float *frand(size_t n, uint64_t seed, float scale) {
-  float *p = fnew(n);
-  tu_fill_normal(p, n, seed, scale);
-  return p;
-}
-
 // double log-softmax of row x at index i
 static double ref_logp(const double *x, int V, int i) {
   double mx = x[0], s = 0;
@@ -31,7 +20,7 @@ static double ref_logp(const double *x, int V, int i) {
 
 Test(logprob, forward_matches_double_log_softmax) {
   const int N = 7, V = 53;
-  float *x = frand((size_t)N * V, 1, 4), *p = fnew((size_t)N * V), *lp = fnew(N);
+  float *x = tu_frand((size_t)N * V, 1, 4), *p = tu_fnew((size_t)N * V), *lp = tu_fnew(N);
   int tg[7] = {0, 52, 3, -1, 17, 8, 40};
   al_logprob_forward(lp, p, x, tg, N, V);
   double *row = malloc(sizeof(double) * V);
@@ -68,8 +57,8 @@ Test(logprob, tiny_probabilities_keep_relative_accuracy) {
 
 Test(logprob, backward_matches_finite_differences) {
   const int N = 6, V = 13;
-  float *x = frand((size_t)N * V, 2, 2), *p = fnew((size_t)N * V), *lp = fnew(N);
-  float *R = frand(N, 3, 1), *g = fnew((size_t)N * V);
+  float *x = tu_frand((size_t)N * V, 2, 2), *p = tu_fnew((size_t)N * V), *lp = tu_fnew(N);
+  float *R = tu_frand(N, 3, 1), *g = tu_fnew((size_t)N * V);
   int tg[6] = {1, -1, 12, 0, 5, 5};
   al_logprob_forward(lp, p, x, tg, N, V);
   al_logprob_backward(g, R, p, tg, N, V);
@@ -101,8 +90,8 @@ Test(logprob, backward_matches_finite_differences) {
 
 Test(logprob, rows_without_target_give_zero_and_no_gradient) {
   const int N = 3, V = 9;
-  float *x = frand((size_t)N * V, 4, 1), *p = fnew((size_t)N * V), *lp = fnew(N);
-  float dl[3] = {1, 1, 1}, *g = fnew((size_t)N * V);
+  float *x = tu_frand((size_t)N * V, 4, 1), *p = tu_fnew((size_t)N * V), *lp = tu_fnew(N);
+  float dl[3] = {1, 1, 1}, *g = tu_fnew((size_t)N * V);
   int tg[3] = {-1, 4, -100};
   al_logprob_forward(lp, p, x, tg, N, V);
   al_logprob_backward(g, dl, p, tg, N, V);
@@ -121,8 +110,8 @@ Test(logprob, rows_without_target_give_zero_and_no_gradient) {
 
 Test(logprob, backward_accumulates) {
   const int N = 4, V = 10;
-  float *x = frand((size_t)N * V, 5, 1), *p = fnew((size_t)N * V), *lp = fnew(N);
-  float *dl = frand(N, 6, 1), *once = fnew((size_t)N * V), *twice = fnew((size_t)N * V);
+  float *x = tu_frand((size_t)N * V, 5, 1), *p = tu_fnew((size_t)N * V), *lp = tu_fnew(N);
+  float *dl = tu_frand(N, 6, 1), *once = tu_fnew((size_t)N * V), *twice = tu_fnew((size_t)N * V);
   int tg[4] = {0, 9, 3, 3};
   al_logprob_forward(lp, p, x, tg, N, V);
   al_logprob_backward(once, dl, p, tg, N, V);
@@ -145,7 +134,7 @@ Test(logprob, degenerate_shapes_B1_T1_and_V1) {
 
 Test(entropy, matches_double_reference_and_known_values) {
   const int N = 4, V = 37;
-  float *x = frand((size_t)N * V, 7, 3), *p = fnew((size_t)N * V), *ent = fnew(N);
+  float *x = tu_frand((size_t)N * V, 7, 3), *p = tu_fnew((size_t)N * V), *ent = tu_fnew(N);
   for (int j = 0; j < V; j++) x[j] = 0;           // row 0 uniform: log V
   for (int j = 0; j < V; j++) x[V + j] = j == 5 ? 0 : -200; // row 1 one-hot: 0
   al_logprob_forward(NULL, p, x, NULL, N, V);
@@ -193,7 +182,7 @@ Test(masked_nll, zero_mask_returns_zero_and_zero_grads) {
 Test(masked_nll, chained_with_logprob_gives_the_cross_entropy_gradient) {
   // d/dlogits of mean_n mask[n] * -log softmax(x_n)[t_n] = mask[n]/sum(mask) (probs - onehot)
   const int N = 5, V = 8;
-  float *x = frand((size_t)N * V, 9, 1), *p = fnew((size_t)N * V), *lp = fnew(N), *g = fnew((size_t)N * V);
+  float *x = tu_frand((size_t)N * V, 9, 1), *p = tu_fnew((size_t)N * V), *lp = tu_fnew(N), *g = tu_fnew((size_t)N * V);
   float m[5] = {1, 1, 0, 1, 1}, d[5];
   int tg[5] = {2, 7, 0, -1, 4};
   al_logprob_forward(lp, p, x, tg, N, V);

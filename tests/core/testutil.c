@@ -1,5 +1,6 @@
 #include "testutil.h"
 #include "al_base.h"
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,24 @@ void tu_fill_normal_d(double *x, size_t n, uint64_t seed, double scale) {
   al_rng r;
   al_rng_seed(&r, seed, 99);
   for (size_t i = 0; i < n; i++) x[i] = al_rng_normal(&r) * scale;
+}
+
+float *tu_fnew(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof(float));
+  cr_assert(p);
+  return p;
+}
+
+double *tu_dnew(size_t n) {
+  double *p = calloc(n ? n : 1, sizeof(double));
+  cr_assert(p);
+  return p;
+}
+
+float *tu_frand(size_t n, uint64_t seed, float scale) {
+  float *p = tu_fnew(n);
+  tu_fill_normal(p, n, seed, scale);
+  return p;
 }
 
 double tu_max_rel_err(const float *a, const float *b, size_t n) {

@@ -10,15 +10,8 @@ local weave = require "al.weave"
 local SHELL = os.getenv("ALIGNLAB_SHELL") or core.exe()
 local FIX = "../weave"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local util = require "al.util"
+local q, read = util.shell_quote, util.read_file
 
 local function write(path, s)
   local f = assert(io.open(path, "wb"))

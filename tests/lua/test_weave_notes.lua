@@ -11,19 +11,8 @@ local ROOT = "../.."
 local NOTES = { "00_tour.md", "rlhf.md", "dpo.md" }
 local MAX_COLS = 90
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+local util = require "al.util"
+local read, exists = util.read_file, util.file_exists
 
 for _, name in ipairs(NOTES) do
   local path = ROOT .. "/notebooks/" .. name

@@ -2,55 +2,6 @@
 -- hand-written cases, held-out families, evaluation and comparisons with scripted policies.
 local al = require "al"
 
--- Until the C core provides al.rng and al.tokenizer, use small Lua stand-ins with the same
--- contracts (the worlds only rely on those contracts).
-local function has(name) return pcall(function() return al[name] end) end
-if not has("rng") or not has("tokenizer") then
-  print("testing worlds with Lua stand-ins for al.rng / al.tokenizer")
-  local R = {}
-  R.__index = R
-  rawset(al, "rng", function(seed, stream)
-    local s = ((seed or 0) * 1000003 + (stream or 0) * 7919 + 17) & 0x7fffffffffff
-    return setmetatable({ s = s }, R)
-  end)
-  function R:uniform()
-    self.s = (self.s * 6364136223846793005 + 1442695040888963407)
-    return ((self.s >> 11) & 0x1fffffffffffff) / 9007199254740992.0
-  end
-  function R:int(a, b)
-    if not b then a, b = 1, a end
-    return a + math.floor(self:uniform() * (b - a + 1))
-  end
-  function R:normal()
-    return math.sqrt(-2 * math.log(1 - self:uniform())) * math.cos(2 * math.pi * self:uniform())
-  end
-  local T = {}
-  T.__index = T
-  rawset(al, "tokenizer", { words = function(list, o)
-    local t = setmetatable({ itos = {}, stoi = {} }, T)
-    local function add(w)
-      if not t.stoi[w] then t.itos[#t.itos + 1] = w; t.stoi[w] = #t.itos - 1 end
-    end
-    for _, w in ipairs(o.specials) do add(w) end
-    add(o.unk)
-    for _, w in ipairs(list) do add(w) end
-    t.pad, t.bos, t.eos = t.stoi["<pad>"], t.stoi["<bos>"], t.stoi["<eos>"]
-    return t
-  end })
-  function T:encode(s)
-    local r = {}
-    for w in s:gmatch("%S+") do r[#r + 1] = self.stoi[w] or self.stoi["<unk>"] end
-    return r
-  end
-  function T:decode(ids)
-    local r = {}
-    for i, id in ipairs(ids) do r[i] = self.itos[id + 1] end
-    return table.concat(r, " ")
-  end
-  function T:size() return #self.itos end
-  function T:id(w) return self.stoi[w] end
-  function T:token(id) return self.itos[id + 1] end
-end
 
 local function same_list(a, b)
   if #a ~= #b then return false end

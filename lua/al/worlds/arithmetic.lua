@@ -404,23 +404,11 @@ end
 local CMP_OPTS = { temperature = 1, max_new = 48, seed = 1, batch = 64, top_k = common.NONE,
   top_p = common.NONE, prompt_seed = 0, ties = false }
 
-local function compare_with(self, model, n, opts, judge, name)
-  local o = common.options(opts, CMP_OPTS, "arithmetic:compare")
-  return common.compare(self, model, n, o, function(count, round)
-    return self:prompts(count, { seed = o.prompt_seed * 100 + round })
-  end, judge, name)
-end
-
 -- world:compare(model, labeler, n, opts) / world:compare_gold(model, n, opts): preference
 -- records as in common.compare (gold = final-answer correctness).
-function World:compare(model, labeler, n, opts)
-  return compare_with(self, model, n, opts,
-    function(rec, a, b) return labeler:choose(rec, a, b) end, labeler.name or "labeler")
-end
-
-function World:compare_gold(model, n, opts)
-  return compare_with(self, model, n, opts, common.gold_judge(self), "gold")
-end
+common.install_compare(World, CMP_OPTS, "arithmetic:compare", function(o, round)
+  return { seed = o.prompt_seed * 100 + round }
+end)
 
 -- world:evaluate(model, { n = 256, temperature = 0, max_new = 64, seed = 1 }) -> means of
 -- outcome, process, all_steps, trace_error, exact, per_digit, edit, length.

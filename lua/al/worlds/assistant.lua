@@ -976,24 +976,11 @@ local CMP_OPTS = { temperature = 1, max_new = 24, seed = 1, family = common.NONE
 --   exclude =, batch = 64 }) -> n preference records { prompt =, chosen =, rejected =,
 --   family =, p = labeler's probability of its choice, labeler = name } (TRL's
 --   prompt/chosen/rejected; completions end in "<eos>" when they stopped).
-local function compare_with(self, model, n, opts, judge, name)
-  local o = common.options(opts, CMP_OPTS, "assistant:compare")
-  return common.compare(self, model, n, o, function(count, round)
-    return self:prompts(count, { family = o.family, exclude = o.exclude,
-      seed = o.prompt_seed * 100 + round })
-  end, judge, name)
-end
-
-function World:compare(model, labeler, n, opts)
-  return compare_with(self, model, n, opts,
-    function(rec, a, b) return labeler:choose(rec, a, b) end, labeler.name or "labeler")
-end
-
 -- world:compare_gold(model, n, opts): the same, labelled by the gold reward without noise
 -- (pairs with equal gold reward are dropped).
-function World:compare_gold(model, n, opts)
-  return compare_with(self, model, n, opts, common.gold_judge(self), "gold")
-end
+common.install_compare(World, CMP_OPTS, "assistant:compare", function(o, round)
+  return { family = o.family, exclude = o.exclude, seed = o.prompt_seed * 100 + round }
+end)
 
 -- world:calibration_pairs(n = 1500) -> list of { rec, a, b } distinct response pairs of the
 -- scripted SFT-like policy (cached): what labelers calibrate their noise on.

@@ -260,6 +260,27 @@ function common.gold_judge(world)
   end
 end
 
+-- Install world:compare(model, labeler, n, opts) and world:compare_gold(model, n, opts) on
+-- the class table World: both return common.compare's preference records, judged by
+-- labeler:choose (named labeler.name or "labeler") or by common.gold_judge (named "gold").
+-- opts are checked against `defaults` (errors name `where`); prompt_opts(o, round) gives the
+-- options of world:prompts(count, ...) for each sampling round.
+function common.install_compare(World, defaults, where, prompt_opts)
+  local function compare_with(self, model, n, opts, judge, name)
+    local o = common.options(opts, defaults, where)
+    return common.compare(self, model, n, o, function(count, round)
+      return self:prompts(count, prompt_opts(o, round))
+    end, judge, name)
+  end
+  function World:compare(model, labeler, n, opts)
+    return compare_with(self, model, n, opts,
+      function(rec, a, b) return labeler:choose(rec, a, b) end, labeler.name or "labeler")
+  end
+  function World:compare_gold(model, n, opts)
+    return compare_with(self, model, n, opts, common.gold_judge(self), "gold")
+  end
+end
+
 -- Directory of the repository root: ALIGNLAB_ROOT, else three levels above this file
 -- (lua/al/worlds/common.lua), else the current directory.
 function common.repo_root()

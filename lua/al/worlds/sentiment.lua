@@ -452,24 +452,12 @@ end
 local CMP_OPTS = { temperature = 1, max_new = 16, seed = 1, batch = 64, top_k = common.NONE,
   top_p = common.NONE, prompt_seed = 0, ties = false, control = false }
 
-local function compare_with(self, model, n, opts, judge, name)
-  local o = common.options(opts, CMP_OPTS, "sentiment:compare")
-  return common.compare(self, model, n, o, function(count, round)
-    return self:prompts(count, { seed = o.prompt_seed * 100 + round, control = o.control })
-  end, judge, name)
-end
-
 -- world:compare(model, labeler, n, { temperature = 1, max_new = 16, seed = 1, control = false })
 -- -> preference records { prompt, chosen, rejected, family, p, labeler } (see common.compare).
-function World:compare(model, labeler, n, opts)
-  return compare_with(self, model, n, opts,
-    function(rec, a, b) return labeler:choose(rec, a, b) end, labeler.name or "labeler")
-end
-
 -- world:compare_gold(model, n, opts): labelled by the gold G without noise.
-function World:compare_gold(model, n, opts)
-  return compare_with(self, model, n, opts, common.gold_judge(self), "gold")
-end
+common.install_compare(World, CMP_OPTS, "sentiment:compare", function(o, round)
+  return { seed = o.prompt_seed * 100 + round, control = o.control }
+end)
 
 M.WORDS = WORDS
 M.TOPICS = TOPICS
