@@ -51,15 +51,13 @@ local ex = al.experiment{
   },
 }
 local cfg = ex.cfg
-local T = al.core.time
-local t_start = T()
-local function say(fmt, ...) io.stderr:write(string.format("[frontier %5.0fs] " .. fmt .. "\n", T() - t_start, ...)) end
+local function say(...) ex:say(...) end
 
 local world, sft = R.models(ex.smoke and "smoke" or "full")
 local tok = world.tok
 say("models ready (%s)", ex.smoke and "smoke" or "full")
 
-local function mean(t) local s = 0 for _, v in ipairs(t) do s = s + v end return s / #t end
+local mean = require("al.util").mean
 
 -- ---- oracle frontier ----
 local pool_recs = world:prompts(cfg.pool_prompts, { split = "test" })

@@ -50,9 +50,7 @@ local ex = al.experiment{
   smoke = { seeds = { 1 }, disagreements = { 0.27 }, sizes = { 40, 120 }, rm_steps = 10, rm_epochs = 1, test_pairs = 60, calib_pairs = 100 },
 }
 local cfg = ex.cfg
-local T = al.core.time
-local t_start = T()
-local function say(fmt, ...) io.stderr:write(string.format("[labelers %5.0fs] " .. fmt .. "\n", T() - t_start, ...)) end
+local function say(...) ex:say(...) end
 
 local world, sft = R.models(ex.smoke and "smoke" or "full")
 local tok = world.tok

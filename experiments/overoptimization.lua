@@ -56,9 +56,7 @@ local ex = al.experiment{
   },
 }
 local cfg = ex.cfg
-local T = al.core.time
-local t_start = T()
-local function say(fmt, ...) io.stderr:write(string.format("[overoptimization %5.0fs] " .. fmt .. "\n", T() - t_start, ...)) end
+local function say(...) ex:say(...) end
 
 local world, sft = R.models(ex.smoke and "smoke" or "full")
 local tok = world.tok
@@ -69,7 +67,7 @@ for _, n in ipairs(cfg.ns) do if n <= cfg.pool_m then ns[#ns + 1] = n end end
 local dgrid = {}
 for k, n in ipairs(ns) do dgrid[k] = math.sqrt(obj.bon_kl(n)) end
 
-local function mean(t) local s = 0 for _, v in ipairs(t) do s = s + v end return s / #t end
+local mean = require("al.util").mean
 local function sd(t) local _, s = obj.mean_sd(t) return s end
 local function argmax(t) local b = 1 for i = 2, #t do if t[i] > t[b] then b = i end end return b end
 

@@ -26,6 +26,12 @@ function Experiment:file(ext, tag)
   return string.format("%s/%s%s%s", self.out, self.name, tag and ("-" .. tag) or "", ext and ("." .. ext) or "")
 end
 
+-- Progress line on stderr, prefixed with the experiment's name and the seconds since it started.
+function Experiment:say(fmt, ...)
+  local now = core.time and core.time() or os.clock()
+  io.stderr:write(string.format("[%s %5.0fs] " .. fmt .. "\n", self.name, now - self.t0, ...))
+end
+
 -- Draw a figure into OUT/NAME (svg + png) with al.plot; spec as al.plot's, without `file`.
 function Experiment:plot(spec, tag)
   local al = require "al"

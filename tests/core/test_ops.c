@@ -21,7 +21,7 @@
 
 #define GTOL 1e-3
 
-static double *todouble(const float *x, size_t n) {
+static double *as_double(const float *x, size_t n) {
   double *p = tu_dnew(n);
   for (size_t i = 0; i < n; i++) p[i] = x[i];
   return p;
@@ -122,7 +122,7 @@ static void check_encoder(int B, int T, int C, int V, int maxT) {
   float *wte = tu_frand((size_t)V * C, 1, 1), *wpe = tu_frand((size_t)maxT * C, 2, 1);
   float *out = tu_fnew(N * C), *R = tu_frand(N * C, 3, 1);
   al_encoder_forward(out, tok, wte, wpe, B, T, C);
-  double *dwte = todouble(wte, (size_t)V * C), *dwpe = todouble(wpe, (size_t)maxT * C);
+  double *dwte = as_double(wte, (size_t)V * C), *dwpe = as_double(wpe, (size_t)maxT * C);
   double *in[3] = {dwte, dwpe, (double *)(void *)tok};
   int dims[3] = {B, T, C};
   double *ro = tu_dnew(N * C);
@@ -131,7 +131,7 @@ static void check_encoder(int B, int T, int C, int V, int maxT) {
 
   float *gwte = tu_fnew((size_t)V * C), *gwpe = tu_fnew((size_t)maxT * C);
   al_encoder_backward(gwte, gwpe, R, tok, B, T, C);
-  double *dR = todouble(R, N * C), *fg = tu_dnew((size_t)V * C), *fg2 = tu_dnew((size_t)maxT * C);
+  double *dR = as_double(R, N * C), *fg = tu_dnew((size_t)V * C), *fg2 = tu_dnew((size_t)maxT * C);
   fd_grad(fg, ref_encoder, dims, in, 0, (size_t)V * C, N * C, dR);
   fd_grad(fg2, ref_encoder, dims, in, 1, (size_t)maxT * C, N * C, dR);
   cr_expect_lt(gerr(gwte, fg, (size_t)V * C), GTOL, "dwte err %g", gerr(gwte, fg, (size_t)V * C));
@@ -201,11 +201,11 @@ static void check_linear_fd(int N, int IC, int OC) {
         *b = tu_frand(OC, 3, 1), *R = tu_frand((size_t)N * OC, 4, 1);
   float *gx = tu_fnew((size_t)N * IC), *gw = tu_fnew((size_t)IC * OC), *gb = tu_fnew(OC);
   al_linear_backward(gx, gw, gb, R, x, w, N, IC, OC);
-  double *in[3] = {todouble(x, (size_t)N * IC), todouble(w, (size_t)IC * OC), todouble(b, OC)};
+  double *in[3] = {as_double(x, (size_t)N * IC), as_double(w, (size_t)IC * OC), as_double(b, OC)};
   size_t n[3] = {(size_t)N * IC, (size_t)IC * OC, (size_t)OC};
   float *ga[3] = {gx, gw, gb};
   int dims[3] = {N, IC, OC};
-  double *dR = todouble(R, (size_t)N * OC);
+  double *dR = as_double(R, (size_t)N * OC);
   for (int k = 0; k < 3; k++) {
     double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_linear, dims, in, k, n[k], (size_t)N * OC, dR);
@@ -261,11 +261,11 @@ static void check_lmhead_fd(int N, int C, int V) {
         *R = tu_frand((size_t)N * V, 3, 1);
   float *gx = tu_fnew((size_t)N * C), *gw = tu_fnew((size_t)V * C);
   al_lmhead_backward(gx, gw, R, x, wte, N, C, V);
-  double *in[2] = {todouble(x, (size_t)N * C), todouble(wte, (size_t)V * C)};
+  double *in[2] = {as_double(x, (size_t)N * C), as_double(wte, (size_t)V * C)};
   size_t n[2] = {(size_t)N * C, (size_t)V * C};
   float *ga[2] = {gx, gw};
   int dims[3] = {N, C, V};
-  double *dR = todouble(R, (size_t)N * V);
+  double *dR = as_double(R, (size_t)N * V);
   for (int k = 0; k < 2; k++) {
     double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_lmhead, dims, in, k, n[k], (size_t)N * V, dR);
@@ -305,7 +305,7 @@ Test(ops, layernorm_forward_matches_double_reference) {
     for (size_t i = 0; i < (size_t)N * C; i++) x[i] += 5.0f; // a mean far from 0
     float *out = tu_fnew((size_t)N * C), *mean = tu_fnew(N), *rstd = tu_fnew(N);
     al_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
-    double *in[3] = {todouble(x, (size_t)N * C), todouble(w, C), todouble(b, C)};
+    double *in[3] = {as_double(x, (size_t)N * C), as_double(w, C), as_double(b, C)};
     double *ro = tu_dnew((size_t)N * C);
     int dims[2] = {N, C};
     ref_layernorm(ro, in, dims);
@@ -328,11 +328,11 @@ static void check_layernorm_fd(int N, int C, double scale) {
   al_layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
   float *gx = tu_fnew((size_t)N * C), *gw = tu_fnew(C), *gb = tu_fnew(C);
   al_layernorm_backward(gx, gw, gb, R, x, w, mean, rstd, N, C);
-  double *in[3] = {todouble(x, (size_t)N * C), todouble(w, C), todouble(b, C)};
+  double *in[3] = {as_double(x, (size_t)N * C), as_double(w, C), as_double(b, C)};
   size_t n[3] = {(size_t)N * C, (size_t)C, (size_t)C};
   float *ga[3] = {gx, gw, gb};
   int dims[2] = {N, C};
-  double *dR = todouble(R, (size_t)N * C);
+  double *dR = as_double(R, (size_t)N * C);
   for (int k = 0; k < 3; k++) {
     double *fg = tu_dnew(n[k]);
     fd_grad(fg, ref_layernorm, dims, in, k, n[k], (size_t)N * C, dR);
@@ -366,7 +366,7 @@ Test(ops, gelu_forward_matches_tanh_formula) {
   float *x = tu_fnew(N), *out = tu_fnew(N);
   for (int i = 0; i < N; i++) x[i] = -10.0f + 20.0f * i / (N - 1);
   al_gelu_forward(out, x, N);
-  double *in[1] = {todouble(x, N)}, *ro = tu_dnew(N);
+  double *in[1] = {as_double(x, N)}, *ro = tu_dnew(N);
   int dims[1] = {N};
   ref_gelu(ro, in, dims);
   double worst = 0;
@@ -385,7 +385,7 @@ Test(ops, gelu_backward_matches_finite_differences) {
   for (int N = 1; N <= 200; N += 199) {
     float *x = tu_frand(N, 5, 2.5f), *R = tu_frand(N, 6, 1), *g = tu_fnew(N);
     al_gelu_backward(g, R, x, N);
-    double *in[1] = {todouble(x, N)}, *fg = tu_dnew(N), *dR = todouble(R, N);
+    double *in[1] = {as_double(x, N)}, *fg = tu_dnew(N), *dR = as_double(R, N);
     int dims[1] = {N};
     fd_grad(fg, ref_gelu, dims, in, 0, N, N, dR);
     cr_expect_lt(gerr(g, fg, N), GTOL, "N=%d err %g", N, gerr(g, fg, N));
@@ -425,12 +425,12 @@ static void check_scalar(int N, int C) {
   float *x = tu_frand((size_t)N * C, 1, 1), *w = tu_frand(C, 2, 1), *R = tu_frand(N, 3, 1);
   float *v = tu_fnew(N), *gx = tu_fnew((size_t)N * C), *gw = tu_fnew(C);
   al_scalar_forward(v, x, w, N, C);
-  double *in[2] = {todouble(x, (size_t)N * C), todouble(w, C)}, *ro = tu_dnew(N);
+  double *in[2] = {as_double(x, (size_t)N * C), as_double(w, C)}, *ro = tu_dnew(N);
   int dims[2] = {N, C};
   ref_scalar(ro, in, dims);
   cr_expect_lt(tu_max_rel_err_fd(v, ro, N), 1e-5);
   al_scalar_backward(gx, gw, R, x, w, N, C);
-  double *dR = todouble(R, N);
+  double *dR = as_double(R, N);
   size_t n[2] = {(size_t)N * C, (size_t)C};
   float *ga[2] = {gx, gw};
   for (int k = 0; k < 2; k++) {

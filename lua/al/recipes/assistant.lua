@@ -365,18 +365,9 @@ end
 
 -- ---- small statistics shared by the experiments ----------------------------------------------
 
-function M.mean(t)
-  local s = 0
-  for _, v in ipairs(t) do s = s + v end
-  return #t > 0 and s / #t or 0 / 0
-end
-
-function M.sd(t)
-  if #t < 2 then return 0 end
-  local m, s = M.mean(t), 0
-  for _, v in ipairs(t) do s = s + (v - m) ^ 2 end
-  return math.sqrt(s / (#t - 1))
-end
+-- mean (NaN when empty) and sample standard deviation (n-1; 0 below two values)
+M.mean = require("al.util").mean
+M.sd = require("al.util").sd
 
 -- A.stat(list) -> { mean =, sd =, n =, values = } (sd over seeds; 0 for one seed).
 function M.stat(t)
