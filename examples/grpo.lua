@@ -7,7 +7,7 @@
 local al = require "al"
 local cfg = al.args({ sft_steps = 300, steps = 80, advantage = "grpo", seed = 1 }, arg)
 local w = al.worlds.assistant{ seed = cfg.seed }
-local sft = al.gpt{ vocab = w.vocab, ctx = 48, d = 32, heads = 4, layers = 2, seed = cfg.seed }
+local sft = al.gpt{ vocab = w.vocab, ctx = w.max_len, d = 32, heads = 4, layers = 2, seed = cfg.seed }
 al.sft(sft, w:demos(4000), { tok = w.tok, steps = cfg.sft_steps, lr = 1e-2 })
 local tasks = { "add", "count" }
 local prompts = w:prompts(512, { family = tasks })

@@ -6,7 +6,7 @@
 local al = require "al"
 local cfg = al.args({ pt_steps = 200, steps = 200, d = 32, seed = 1 }, arg)
 local w = al.worlds.assistant{ seed = cfg.seed }
-local base = al.gpt{ vocab = w.vocab, ctx = 48, d = cfg.d, heads = 4, layers = 2, seed = cfg.seed }
+local base = al.gpt{ vocab = w.vocab, ctx = w.max_len, d = cfg.d, heads = 4, layers = 2, seed = cfg.seed }
 al.pretrain(base, w:corpus(8000), { tok = w.tok, steps = cfg.pt_steps, lr = 1e-2 })
 local sft, h = al.sft(base:clone(), w:demos(4000), { tok = w.tok, steps = cfg.steps, lr = 3e-3, eval = 200 })
 local b, s = w:evaluate(base), w:evaluate(sft)

@@ -48,12 +48,13 @@ local ex = al.experiment{
   paper = "Bai et al. 2022b (Constitutional AI); Bai et al. 2022a (HH-RLHF)",
   claim = "CAI improves harmlessness without human harm labels, at a smaller helpfulness cost than HH-RLHF; most of the revision gain comes at the first revision",
   paper_number = "RL-CAI above the HH-RLHF curve in helpfulness vs harmlessness Elo (Fig. 2-3); harmlessness PM score rises monotonically over 0-4 revisions, the first removing most harm (Fig. 5)",
-  defaults = { seeds = { 1, 2 }, eval_n = 528, revise_n = 128, rounds = 4, candidates = 4,
-               diag_pairs = 256 },
-  smoke = { seeds = { 1 }, eval_n = 44, revise_n = 8, rounds = 2, candidates = 2, diag_pairs = 8 },
+  defaults = { seeds = { 1, 2 }, eval_n = 528, revise_n = 128, rounds = 4, diag_pairs = 256 },
+  smoke = { seeds = { 1 }, eval_n = 44, revise_n = 8, rounds = 2, diag_pairs = 8 },
 }
 local cfg, smoke = ex.cfg, ex.smoke
 local world = A.world(smoke)
+local principle_kinds = {}
+for _, p in ipairs(cai.constitution().principles) do principle_kinds[p.name] = p.kinds end
 local METHODS = { "SFT", "helpful RLHF", "HH-RLHF", "SL-CAI", "RL-CAI" }
 
 local function stat(t) return A.stat(t) end
@@ -123,8 +124,22 @@ for _, seed in ipairs(cfg.seeds) do
   local recs = world:prompts(cfg.revise_n, { family = "harmful", split = "test", seed = 100 + seed })
   for _, which in ipairs({ { "SFT", "revisions" }, { "helpful RLHF", "revisions_hrlhf" } }) do
     local pol = models[which[1]]
-    local rounds = cai.revise(pol, pol, cai.guard(world), recs, { rounds = cfg.rounds,
-      candidates = cfg.candidates, seed = seed, progress = false })
+    local rounds, hist = cai.revise(pol, cai.guard(world), recs, { rounds = cfg.rounds, seed = seed,
+      progress = false })
+    -- diagnostic: the model's own critiques against the truth (gold read here only to measure):
+    -- a critique should flag an answer iff it does harm of a kind the principle names
+    local right, nc = 0, 0
+    for n = 1, cfg.rounds do
+      for i, rec in ipairs(recs) do
+        local c = hist[n].critiques[i]
+        local kind = world:analyze(rec, rounds[n - 1][i]).harmful
+        local named = false
+        for _, k in ipairs(principle_kinds[c.principle]) do if k == kind then named = true end end
+        if (c.critique ~= world.critique_fine) == named then right = right + 1 end
+        nc = nc + 1
+      end
+    end
+    entry[which[2] .. "_critique_accuracy"] = right / nc
     local rev = {}
     for n = 0, cfg.rounds do
       local h, c, rw = 0, 0, 0
@@ -187,6 +202,11 @@ local function rounds_mean(list)
   return out
 end
 local rev_mean, rev_mean_h = rounds_mean(revisions), rounds_mean(revisions_h)
+local critique_acc, label_agree = {}, {}
+for _, e in ipairs(per_seed) do
+  critique_acc[#critique_acc + 1] = e.revisions_critique_accuracy
+  label_agree[#label_agree + 1] = e.ai_label_agreement or 0 / 0
+end
 
 local sp1 = math.max(s("RL-CAI", "harmless"), s("SL-CAI", "harmless"), s("helpful RLHF", "harmless"),
   s("SFT", "harmless"), 0.05)
@@ -238,7 +258,7 @@ ex:plot({ kind = "line", title = "Red-team answers after n critique-revision rou
 local function f2(x) return x and string.format("%.2f", x) or "nan" end
 local function f0(x) return x and string.format("%.0f", x) or "nan" end
 local ours = string.format(
-  "gold harmless/helpful: SFT %s/%s, helpful RLHF %s/%s, HH-RLHF %s/%s, SL-CAI %s/%s, RL-CAI %s/%s; Elo harm/help RL-CAI %s/%s vs HH-RLHF %s/%s; harmless over revision rounds %s (first round %s of the gain); 0 harm labels read",
+  "gold harmless/helpful: SFT %s/%s, helpful RLHF %s/%s, HH-RLHF %s/%s, SL-CAI %s/%s, RL-CAI %s/%s; Elo harm/help RL-CAI %s/%s vs HH-RLHF %s/%s; harmless over revision rounds %s (first round %s of the gain); SFT's own critiques right %s, AI choice labels agree with gold %s; 0 harm labels read",
   f2(m("SFT", "harmless")), f2(m("SFT", "helpful")),
   f2(m("helpful RLHF", "harmless")), f2(m("helpful RLHF", "helpful")),
   f2(m("HH-RLHF", "harmless")), f2(m("HH-RLHF", "helpful")),
@@ -247,7 +267,8 @@ local ours = string.format(
   f0(m("RL-CAI", "harm_elo")), f0(m("RL-CAI", "help_elo")),
   f0(m("HH-RLHF", "harm_elo")), f0(m("HH-RLHF", "help_elo")),
   table.concat((function() local t = {} for _, v in ipairs(rev_mean) do t[#t + 1] = f2(v.harmless) end return t end)(), " -> "),
-  gain > 0 and string.format("%.0f%%", 100 * first / gain) or "n/a")
+  gain > 0 and string.format("%.0f%%", 100 * first / gain) or "n/a",
+  f2(A.mean(critique_acc)), f2(A.mean(label_agree)))
 
 ex:finish{
   verdict = verdict,
@@ -256,6 +277,7 @@ ex:finish{
   judged = { C1 = C1, C2 = C2, C3 = C3, summary = summary, revisions = rev_mean,
     revisions_helpful_rlhf = rev_mean_h,
     first_revision_share = gain > 0 and first / gain or nil, harm_label_reads = 0,
+    critique_accuracy = stat(critique_acc), ai_label_agreement = stat(label_agree),
     elo_priors = elo_priors },
   per_seed = per_seed,
   data = { methods = METHODS },

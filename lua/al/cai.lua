@@ -1,51 +1,42 @@
 -- al.cai: Constitutional AI (Bai et al. 2022b; papers/cai.md) on a world of alignlab.
 --
 -- A constitution (al.constitution: 16 principles, data) replaces human harm labels. The model
--- itself critiques and revises its answers to red-team prompts (SL-CAI), then labels which of
--- two answers better follows a principle (RL-CAI); a preference model trained on those AI labels
--- plus labelers' *helpfulness* comparisons is the reward of PPO. Nothing here reads a gold harm
--- score or a labeler's harm judgement (tests/lua/test_cai.lua runs the pipeline through a world
--- that raises on any such read).
+-- itself critiques and revises its answers to red-team prompts (SL-CAI), then a feedback model
+-- labels which of two answers better follows a principle (RL-CAI); a preference model trained on
+-- those AI labels plus labelers' *helpfulness* comparisons is the reward of PPO. Nothing here
+-- reads a gold score or a labeler's harm judgement (tests/lua/test_cai.lua runs the pipeline
+-- through a world that raises on any such read).
 --
--- The feedback question, in the world's own words. The assistant world's language has no words
--- for "critique", "revision", "(A)" or "(B)"; what its pretraining corpus does teach is that an
--- assistant explains a refusal by a plain statement ("i can not help with that because revealing
--- a password is harmful"). So the question a principle asks the feedback model about a response
--- R to a prompt Q is: how likely would you go on to justify R by one of my reasons?
---   critique prompt   "<bos> User : Q Assistant : R'"        (R' = R without <eos> and without
---                                                              its own "because ..." clause)
---   critique targets  "because S" for each reason S of the principle
---   critique score    j_p(Q, R) = log sum_S p("because S" | critique prompt)
--- A response the model would justify by the principle (a refusal of a harmful request) scores
--- high; one it would not (compliance) scores low. The model's own generated critique is the
--- reason it finds most likely (critique.reason).
--- The comparison (RL-CAI) is the multiple-choice question "which response is justified by the
--- principle?", answered by the normalised probabilities of the two answers:
---   P(A better than B | p) = e^{j_p(A)} / (e^{j_p(A)} + e^{j_p(B)})
--- (the paper normalises the log-probs of the answer letters "(A)", "(B)" after one context; our
--- world has no letters, so each answer is scored after its own context). Labels are optionally
--- averaged over several principles and clamped (the paper clamps CoT labels to 40-60%).
+-- The prompts are in the world's feedback language (lua/al/worlds/assistant.lua, "the feedback
+-- language"): the world formats them (world:critique_request, :revision_request,
+-- :choice_request) and its pretraining corpus holds a few percent of documents in those forms,
+-- the way the web holds critiques and comparisons a pretrained LM has read. A principle puts its
+-- focus (principle.kinds, world words) in front of the model:
+--   critique   the model continues "<bos> User : Q Assistant : R User : critique K Assistant :"
+--              with its critique C (sampled text, e.g. "stealing is harmful" or "it is fine")
+--   revision   it then continues "... C User : revise Assistant :" with its revision R'
+--              (sampled text), which the next round critiques again under a fresh principle
+--   choice     the feedback model reads "<bos> User : Q User : which is less harmful for K ?
+--              (A) a (B) b Assistant :"; the soft label is its normalised probability of the
+--              letter: P(a) = p("(A)") / (p("(A)") + p("(B)")). With debias (the default) the
+--              question is also asked with the answers swapped and the two are averaged,
+--              P(a) = (P_ab(A) + P_ba(B)) / 2, which cancels the letters' position bias and makes
+--              swapping a and b flip the label exactly. Labels are optionally averaged over
+--              several principles and clamped (the paper clamps CoT labels to 40-60%).
+-- Prompts that would not fit the model's context are refused with an error that says so; the
+-- revision's token budget is what the context leaves.
 --
--- Revision (SL-CAI). A revision request asks for a new answer that the principle justifies:
--- the model drafts `candidates` new answers to the prompt (the revision prompt is the prompt
--- itself, sampled at `temperature`), and the revision is drawn among the current answer and the
--- drafts with probability proportional to e^{j_p / select_temperature} (argmax when 0): sampling-
--- importance-resampling from the model's own posterior p(R | Q, "R is justified by p"), one
--- fresh principle per round. Rounds repeat on the previous revision (it stays a candidate).
---
--- The hot numerics are the batched forwards of the feedback model, in C (m:score: teacher-forced
--- log-probs of many (context, continuation) pairs, chunked); al.cai.choice_logprobs is the
--- batched choice scorer built on it. Lua only sums a few numbers per comparison.
+-- The hot numerics are the batched forwards of the models, in C: model:generate (KV-cached
+-- sampling of critiques and revisions, all prompts of a round in one batch) and m:score
+-- (teacher-forced log-probs of many (context, continuation) pairs, chunked), on which
+-- al.cai.choice_logprobs builds. Lua only formats strings and sums a few numbers per comparison.
 --
 -- API (all options tables reject unknown keys):
---   al.cai.constitution([c])                 -> normalised constitution (default al.constitution)
---   al.cai.main_text(response)               -> R'
---   al.cai.critique_prompt(prompt, response, principle) -> { context =, targets = {...} }
---   al.cai.revision_prompt(prompt)           -> the prompt the drafts are sampled from
+--   al.cai.constitution([c])                  -> normalised constitution (default al.constitution)
+--   al.cai.critique(model, world, items, principles, opts) -> the model's critiques (text) per item
+--   al.cai.revise(model, world, prompts, opts) -> rounds[0..R] of responses, history
 --   al.cai.choice_logprobs(model, contexts, choices) -> lp[i][k] = log p(choices[i][k] | contexts[i])
---   al.cai.critique(feedback, world, items, principles) -> { score =, reason = } per item
 --   al.cai.soft_labels(feedback, world, pairs, opts) -> P(A) per pair, principles used
---   al.cai.revise(policy, feedback, world, prompts, opts) -> rounds[0..R] of responses, log
 --   al.cai.sl(model, opts)   -> model (fine-tuned in place), info
 --   al.cai.rl(model, opts)   -> model (PPO in place), info
 --   al.cai.ai_preferences(feedback, policy, world, n, opts) -> soft-labelled red-team pairs
@@ -66,12 +57,16 @@ local function al_() return require "al" end
 
 -- al.cai.constitution(c): c = nil (al.constitution), a table { principles = {...} }, a list of
 -- principles, or a path to a .lua file returning one / a .json file holding one. Each principle
--- needs a name and a non-empty list of reasons (strings). Returns { principles = {...}, name = }.
+-- needs a non-empty list `kinds` of strings (its focus, in the world's words; the world checks
+-- them when it formats a prompt). Returns { principles = {...}, name = }.
 function M.constitution(c)
   if c == nil then c = require "al.constitution" end
   if type(c) == "string" then
+    local path = c
     if c:match("%.json$") then
-      c = al_().json.read(c)
+      local ok, v = pcall(function() return al_().json.read(path) end)
+      if not ok then error("al.cai.constitution: " .. tostring(v), 2) end
+      c = v
     else
       local f, err = loadfile(c)
       if not f then error("al.cai.constitution: " .. tostring(err), 2) end
@@ -82,30 +77,19 @@ function M.constitution(c)
   local list = c.principles or c
   if type(list) ~= "table" or #list == 0 then error("al.cai.constitution: no principles", 2) end
   for i, p in ipairs(list) do
-    if type(p) ~= "table" or type(p.reasons) ~= "table" or #p.reasons == 0 then
-      error(string.format("al.cai.constitution: principle %d has no reasons", i), 2)
+    if type(p) ~= "table" or type(p.kinds) ~= "table" or #p.kinds == 0 then
+      error(string.format("al.cai.constitution: principle %d (%s) has no kinds", i,
+        type(p) == "table" and tostring(p.name) or "?"), 2)
     end
-    for _, r in ipairs(p.reasons) do
-      if type(r) ~= "string" or r == "" then
-        error(string.format("al.cai.constitution: principle %d has a reason that is not a string", i), 2)
+    for _, k in ipairs(p.kinds) do
+      if type(k) ~= "string" or not k:match("^%S+$") then
+        error(string.format("al.cai.constitution: principle %d (%s) has a kind that is not one word", i,
+          tostring(p.name)), 2)
       end
     end
     p.name = p.name or ("principle" .. i)
   end
   return { name = c.name or "custom", principles = list }
-end
-
--- ---- prompts -----------------------------------------------------------------------------------
-
-local function strip(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
-
--- R': the response without "<eos>"/"<pad>" and without its own "because ..." clause.
-function M.main_text(response)
-  local s = " " .. (response or "") .. " "
-  s = s:gsub(" <eos> ", " "):gsub(" <pad> ", " ")
-  local k = s:find(" because ", 1, true)
-  if k then s = s:sub(1, k) end
-  return strip(s)
 end
 
 local function prompt_text(p)
@@ -114,19 +98,140 @@ local function prompt_text(p)
   return p
 end
 
--- The critique prompt of `response` to `prompt` under `principle` (a table with reasons):
--- { context = "<bos> User : Q Assistant : R'", targets = { "because S1", ... } }.
-function M.critique_prompt(prompt, response, principle)
-  local q = prompt_text(prompt)
-  local r = M.main_text(response)
-  local ctx = r == "" and q or (q .. " " .. r)
-  local targets = {}
-  for i, s in ipairs(principle.reasons) do targets[i] = "because " .. s end
-  return { context = ctx, targets = targets }
+local function sample_principles(cons, n, rng)
+  local out = {}
+  for i = 1, n do out[i] = cons.principles[rng:int(#cons.principles)] end
+  return out
 end
 
--- The revision prompt: the red-team prompt itself, from which the drafts are sampled.
-function M.revision_prompt(prompt) return prompt_text(prompt) end
+local function ctx_of(model)
+  if type(model) == "table" or type(model) == "userdata" then
+    local ok, c = pcall(function() return model:config().ctx end)
+    if ok and c then return c end
+  end
+  return math.huge   -- scripted models (tests) have no context limit
+end
+
+-- ---- generation ----------------------------------------------------------------------------------
+
+-- Sample one continuation per prompt string from `model` (batched): strings ending in " <eos>"
+-- when the continuation stopped. max_new is cut to what each batch's longest prompt leaves of
+-- the model's context; a prompt that leaves no room is an error naming it.
+local function sample(model, world, prompts, o, seed, where)
+  local ids = {}
+  for i, p in ipairs(prompts) do ids[i] = world:encode(p) end
+  local ctx = ctx_of(model)
+  for i, t in ipairs(ids) do
+    if #t >= ctx then
+      error(string.format("%s: prompt %d has %d tokens, the model's context is %d: %s",
+        where or "al.cai", i, #t, ctx, prompts[i]), 3)
+    end
+  end
+  local out = {}
+  local bs = o.batch or 256
+  for first = 1, #ids, bs do
+    local chunk, longest = {}, 0
+    for i = first, math.min(#ids, first + bs - 1) do
+      chunk[#chunk + 1] = ids[i]
+      longest = math.max(longest, #ids[i])
+    end
+    local g = { max_new = math.min(o.max_new, ctx - longest), temperature = o.temperature,
+      eos = world.tok.eos, seed = seed + first }
+    if o.temperature == 0 then g.temperature, g.top_k = 1, 1 end
+    local comps = model:generate(chunk, g)
+    for j, c in ipairs(comps) do
+      local text, stopped = common.decode_completion(world.tok, c)
+      out[first + j - 1] = stopped and (text == "" and "<eos>" or text .. " <eos>") or text
+    end
+  end
+  return out
+end
+M.sample = sample
+
+local function plain(s) return (common.strip_specials(s or "")) end
+
+local CRITIQUE_DEFAULTS = { temperature = 1.0, max_new = 8, seed = 1, batch = 256 }
+
+-- al.cai.critique(model, world, items, principles, { temperature = 1, max_new = 8, seed = 1 })
+--   -> list of { request =, critique =, principle = name } per item. items: list of
+--   { prompt = string|record, response = string }; principles: one per item (a list), or one
+--   principle for all. request = world:critique_request(prompt, response, principle.kinds);
+--   critique = the model's sampled continuation (text, no <eos>).
+function M.critique(model, world, items, principles, opts)
+  local o = util.opts("al.cai.critique", opts, CRITIQUE_DEFAULTS)
+  local single = principles and principles.kinds ~= nil
+  local reqs, prs = {}, {}
+  for i, it in ipairs(items) do
+    local p = single and principles or (principles and principles[i])
+    if not p then error("al.cai.critique: no principle for item " .. i, 2) end
+    reqs[i], prs[i] = world:critique_request(prompt_text(it.prompt), it.response, p.kinds), p
+  end
+  local texts = #reqs > 0 and sample(model, world, reqs, o, o.seed, "al.cai.critique") or {}
+  local out = {}
+  for i = 1, #items do
+    out[i] = { request = reqs[i], critique = plain(texts[i]), principle = prs[i].name }
+  end
+  return out
+end
+
+local REVISE_DEFAULTS = {
+  rounds = 4, temperature = 1.0, critique_temperature = 1.0, max_new = 16, critique_max_new = 8,
+  constitution = util.ANY, seed = 1, batch = 256, log = util.ANY, progress = true,
+  initial = util.ANY,
+}
+
+-- al.cai.revise(model, world, prompts, { rounds = 4, temperature = 1 (revisions),
+--   critique_temperature = 1, max_new = 16, critique_max_new = 8, constitution =, seed = 1,
+--   log = path, initial = responses }) -> rounds, history.
+-- prompts: red-team prompt strings or records. rounds[0] = the model's answers (sampled at
+-- `temperature`, or opts.initial), rounds[n] = its revisions after n critique-revision rounds
+-- (strings, " <eos>" at the end when stopped). Each round samples one principle per prompt; the
+-- model critiques its current answer under it, then revises in the same context (as in the
+-- paper: request, critique, revision request, revision). history[n] = { round, changed (share
+-- of answers the revision changed), flagged (share of critiques that are not the world's "it is
+-- fine"), critiques = { {principle, critique} per prompt } }.
+function M.revise(model, world, prompts, opts)
+  local al = al_()
+  local o = util.opts("al.cai.revise", opts, REVISE_DEFAULTS)
+  local cons = M.constitution(o.constitution)
+  local P = {}
+  for i, p in ipairs(prompts) do P[i] = prompt_text(p) end
+  if #P == 0 then error("al.cai.revise: no prompts", 2) end
+  local rng = al.rng(o.seed, 72)
+  local current = o.initial or sample(model, world, P, o, o.seed * 7919, "al.cai.revise")
+  if #current ~= #P then error("al.cai.revise: initial has " .. #current .. " responses for " .. #P .. " prompts", 2) end
+  local rounds = { [0] = util.copy(current) }
+  local history = {}
+  local log = o.log and al.log(o.log) or nil
+  local bar = o.progress and al.progress(o.rounds, "al.cai.revise") or nil
+  local fine = world.critique_fine
+  for n = 1, o.rounds do
+    local principles = sample_principles(cons, #P, rng)
+    local items = {}
+    for i = 1, #P do items[i] = { prompt = P[i], response = current[i] } end
+    local cr = M.critique(model, world, items, principles, { temperature = o.critique_temperature,
+      max_new = o.critique_max_new, seed = o.seed * 7919 + n * 104729, batch = o.batch })
+    local reqs = {}
+    for i = 1, #P do reqs[i] = world:revision_request(cr[i].request, cr[i].critique) end
+    local revs = sample(model, world, reqs, o, o.seed * 7919 + n * 104729 + 1, "al.cai.revise")
+    local changed, flagged, crit = 0, 0, {}
+    for i = 1, #P do
+      if plain(revs[i]) ~= plain(current[i]) then changed = changed + 1 end
+      if fine and cr[i].critique ~= fine then flagged = flagged + 1 end
+      crit[i] = { principle = cr[i].principle, critique = cr[i].critique }
+      current[i] = revs[i]
+    end
+    rounds[n] = util.copy(current)
+    local h = { round = n, changed = changed / #P, flagged = flagged / #P }
+    if log then log:write(h) end
+    h.critiques = crit
+    history[n] = h
+    if bar then bar:update(n, { changed = h.changed, flagged = h.flagged }) end
+  end
+  if bar then bar:done() end
+  if log then log:close() end
+  return rounds, history
+end
 
 -- ---- batched choice scoring --------------------------------------------------------------------
 
@@ -161,89 +266,71 @@ function M.choice_logprobs(model, contexts, choices)
   return out, #P
 end
 
-local function logsumexp(t)
-  local m = -math.huge
-  for _, v in ipairs(t) do if v > m then m = v end end
-  if m == -math.huge then return m end
-  local s = 0
-  for _, v in ipairs(t) do s = s + math.exp(v - m) end
-  return m + math.log(s)
-end
-M.logsumexp = logsumexp
-
-local function encode(world, s) return world:encode(s) end
-
--- al.cai.critique(feedback, world, items, principles) -> list of { score =, reason =, principle = }
--- items: list of { prompt = string|record, response = string }; principles: one principle per
--- item (a list), or a single principle for all.
-function M.critique(feedback, world, items, principles)
-  local single = principles and principles.reasons ~= nil
-  local ctxs, chs, prs = {}, {}, {}
-  local enc_cache = {}
-  local function enc(s)
-    local v = enc_cache[s]
-    if not v then v = encode(world, s); enc_cache[s] = v end
-    return v
-  end
-  for i, it in ipairs(items) do
-    local p = single and principles or principles[i]
-    if not p then error("al.cai.critique: no principle for item " .. i, 2) end
-    local cp = M.critique_prompt(it.prompt, it.response, p)
-    ctxs[i] = enc(cp.context)
-    local c = {}
-    for k, t in ipairs(cp.targets) do c[k] = enc(t) end
-    chs[i], prs[i] = c, p
-  end
-  local lp = M.choice_logprobs(feedback, ctxs, chs)
-  local out = {}
-  for i = 1, #items do
-    local best, bk = -math.huge, 1
-    for k, v in ipairs(lp[i]) do if v > best then best, bk = v, k end end
-    out[i] = { score = logsumexp(lp[i]), reason = prs[i].reasons[bk], principle = prs[i].name }
-  end
-  return out
+-- P(first choice) from the log-probs of the two letters.
+local function letter_prob(lp)
+  local a, b = lp[1], lp[2]
+  if a == b then return 0.5 end
+  return 1 / (1 + math.exp(b - a))
 end
 
-local function sample_principles(cons, n, rng)
-  local out = {}
-  for i = 1, n do out[i] = cons.principles[rng:int(#cons.principles)] end
-  return out
+local LABEL_DEFAULTS = { constitution = util.ANY, principles = 1, clamp = false, debias = true,
+  seed = 1, max_words = 16 }
+
+-- Keep at most n words of a response (the choice question must fit the feedback model).
+local function clip_words(s, n)
+  local ws = common.words(plain(s))
+  if #ws <= n then return table.concat(ws, " ") end
+  return table.concat(ws, " ", 1, n)
 end
 
 -- al.cai.soft_labels(feedback, world, pairs, { constitution =, principles = 1, clamp = false |
---   {lo, hi}, seed = 1 }) -> labels, used: labels[i] = P(pairs[i].a better than pairs[i].b),
---   the mean over `principles` principles sampled (with replacement) per pair of
---   e^{j(a)} / (e^{j(a)} + e^{j(b)}), then clamped to [lo, hi] when asked. pairs: list of
+--   {lo, hi}, debias = true, seed = 1, max_words = 16 }) -> labels, used.
+--   labels[i] = P(pairs[i].a is less harmful than pairs[i].b): the feedback model's normalised
+--   probability of the letter of a in world:choice_request(prompt, a, b, principle.kinds)
+--   (averaged with the swapped question when debias), averaged over `principles` principles
+--   sampled with replacement per pair, then clamped to [lo, hi] when asked. Identical answers
+--   get 1/2. Answers are cut to max_words words inside the question. pairs: list of
 --   { prompt =, a =, b = }. used[i] = names of the principles of pair i.
 function M.soft_labels(feedback, world, pairs, opts)
-  local o = util.opts("al.cai.soft_labels", opts, { constitution = util.ANY, principles = 1,
-    clamp = false, seed = 1 })
+  local o = util.opts("al.cai.soft_labels", opts, LABEL_DEFAULTS)
   local cons = M.constitution(o.constitution)
   local rng = al_().rng(o.seed, 71)
-  local items, pr = {}, {}
-  local used = {}
+  local letters = {}
+  for k, w in ipairs(world.choices) do letters[k] = world:encode(w) end
+  local ctx = ctx_of(feedback)
+  local ctxs, chs, used, plan = {}, {}, {}, {}
   for i, pair in ipairs(pairs) do
-    used[i] = {}
+    used[i], plan[i] = {}, {}
+    local a, b = clip_words(pair.a, o.max_words), clip_words(pair.b, o.max_words)
     for _ = 1, o.principles do
       local p = cons.principles[rng:int(#cons.principles)]
       used[i][#used[i] + 1] = p.name
-      items[#items + 1] = { prompt = pair.prompt, response = pair.a }
-      items[#items + 1] = { prompt = pair.prompt, response = pair.b }
-      pr[#pr + 1] = p
-      pr[#pr + 1] = p
+      if a ~= b then
+        local orders = o.debias and { { a, b }, { b, a } } or { { a, b } }
+        local slots = {}
+        for k, ab in ipairs(orders) do
+          local ids = world:encode(world:choice_request(pair.prompt, ab[1], ab[2], p.kinds))
+          if #ids + 1 > ctx then
+            error(string.format("al.cai.soft_labels: the choice question of pair %d has %d tokens, the feedback model's context is %d (lower max_words)",
+              i, #ids, ctx), 2)
+          end
+          ctxs[#ctxs + 1], chs[#chs + 1] = ids, letters
+          slots[k] = #ctxs
+        end
+        plan[i][#plan[i] + 1] = slots
+      else
+        plan[i][#plan[i] + 1] = false
+      end
     end
   end
-  local cr = M.critique(feedback, world, items, pr)
+  local lp = #ctxs > 0 and M.choice_logprobs(feedback, ctxs, chs) or {}
   local labels = {}
-  local n = 0
   for i = 1, #pairs do
     local s = 0
-    for _ = 1, o.principles do
-      local ja, jb = cr[n + 1].score, cr[n + 2].score
-      n = n + 2
-      local pa
-      if ja == jb then pa = 0.5 else pa = 1 / (1 + math.exp(jb - ja)) end
-      s = s + pa
+    for _, slots in ipairs(plan[i]) do
+      if not slots then s = s + 0.5
+      elseif #slots == 1 then s = s + letter_prob(lp[slots[1]])
+      else s = s + 0.5 * (letter_prob(lp[slots[1]]) + (1 - letter_prob(lp[slots[2]]))) end
     end
     local p = s / o.principles
     if o.clamp then
@@ -253,112 +340,6 @@ function M.soft_labels(feedback, world, pairs, opts)
     labels[i] = p
   end
   return labels, used
-end
-
--- ---- sampling helpers --------------------------------------------------------------------------
-
--- Sample one response per prompt string from `model` (batched): list of { text =, stopped = },
--- text ending in " <eos>" when the response stopped.
-local function sample(model, world, prompts, o, seed)
-  local ids = {}
-  for i, p in ipairs(prompts) do ids[i] = encode(world, p) end
-  local out = {}
-  local bs = o.batch or 256
-  for first = 1, #ids, bs do
-    local chunk = {}
-    for i = first, math.min(#ids, first + bs - 1) do chunk[#chunk + 1] = ids[i] end
-    local g = { max_new = o.max_new, temperature = o.temperature, eos = world.tok.eos,
-      seed = seed + first }
-    if o.temperature == 0 then g.temperature, g.top_k = 1, 1 end
-    local comps = model:generate(chunk, g)
-    for j, c in ipairs(comps) do
-      local text, stopped = common.decode_completion(world.tok, c)
-      out[first + j - 1] = stopped and (text == "" and "<eos>" or text .. " <eos>") or text
-    end
-  end
-  return out
-end
-M.sample = sample
-
-local REVISE_DEFAULTS = {
-  rounds = 4, candidates = 4, temperature = 1.0, select_temperature = 1.0, max_new = 16,
-  constitution = util.ANY, seed = 1, batch = 256, log = util.ANY, progress = true,
-  initial = util.ANY,
-}
-
--- al.cai.revise(policy, feedback, world, prompts, { rounds = 4, candidates = 4, temperature = 1,
---   select_temperature = 1, max_new = 16, constitution =, seed = 1, log = path, initial =
---   responses }) -> rounds, history. prompts: red-team prompt strings or records. rounds[0] =
---   the policy's initial responses (or opts.initial), rounds[n] = revisions after n rounds
---   (strings, " <eos>" at the end when stopped); history[n] = { round, changed, score,
---   critiques = { {principle, reason, score} per prompt } }.
-function M.revise(policy, feedback, world, prompts, opts)
-  local al = al_()
-  local o = util.opts("al.cai.revise", opts, REVISE_DEFAULTS)
-  local cons = M.constitution(o.constitution)
-  local P = {}
-  for i, p in ipairs(prompts) do P[i] = prompt_text(p) end
-  if #P == 0 then error("al.cai.revise: no prompts", 2) end
-  local rng = al.rng(o.seed, 72)
-  local current = o.initial or sample(policy, world, P, o, o.seed * 7919)
-  if #current ~= #P then error("al.cai.revise: initial has " .. #current .. " responses for " .. #P .. " prompts", 2) end
-  local rounds = { [0] = util.copy(current) }
-  local history = {}
-  local log = o.log and al.log(o.log) or nil
-  local bar = o.progress and al.progress(o.rounds, "al.cai.revise") or nil
-  local K = o.candidates
-  for n = 1, o.rounds do
-    local principles = sample_principles(cons, #P, rng)
-    -- drafts: K per prompt, from the revision prompt
-    local rep = {}
-    for i = 1, #P do for _ = 1, K do rep[#rep + 1] = M.revision_prompt(P[i]) end end
-    local drafts = K > 0 and sample(policy, world, rep, o, o.seed * 7919 + n * 104729) or {}
-    local items, pr = {}, {}
-    for i = 1, #P do
-      items[#items + 1] = { prompt = P[i], response = current[i] }
-      pr[#pr + 1] = principles[i]
-      for k = 1, K do
-        items[#items + 1] = { prompt = P[i], response = drafts[(i - 1) * K + k] }
-        pr[#pr + 1] = principles[i]
-      end
-    end
-    local cr = M.critique(feedback, world, items, pr)
-    local changed, mean_score, crit = 0, 0, {}
-    for i = 1, #P do
-      local base = (i - 1) * (K + 1)
-      local pick = 1
-      if o.select_temperature <= 0 then
-        local best = cr[base + 1].score
-        for k = 2, K + 1 do
-          if cr[base + k].score > best then best, pick = cr[base + k].score, k end
-        end
-      else
-        local w, mx = {}, -math.huge
-        for k = 1, K + 1 do mx = math.max(mx, cr[base + k].score / o.select_temperature) end
-        local tot = 0
-        for k = 1, K + 1 do w[k] = math.exp(cr[base + k].score / o.select_temperature - mx); tot = tot + w[k] end
-        local u, acc = rng:uniform() * tot, 0
-        for k = 1, K + 1 do
-          acc = acc + w[k]
-          if u <= acc then pick = k break end
-        end
-      end
-      local new = items[base + pick].response
-      if new ~= current[i] then changed = changed + 1 end
-      current[i] = new
-      mean_score = mean_score + cr[base + pick].score / #P
-      crit[i] = { principle = principles[i].name, reason = cr[base + 1].reason, score = cr[base + 1].score }
-    end
-    rounds[n] = util.copy(current)
-    local h = { round = n, changed = changed / #P, score = mean_score }
-    if log then log:write(h) end
-    h.critiques = crit
-    history[n] = h
-    if bar then bar:update(n, { changed = h.changed }) end
-  end
-  if bar then bar:done() end
-  if log then log:close() end
-  return rounds, history
 end
 
 -- ---- labelers that cannot see harm -------------------------------------------------------------
@@ -440,48 +421,50 @@ local function red_team(world, n, seed)
 end
 
 local SL_DEFAULTS = {
-  world = util.REQUIRED, policy = util.ANY, feedback = util.ANY, prompts = util.ANY, demos = util.ANY,
-  rounds = 4, candidates = 4, temperature = 1.0, select_temperature = 1.0, max_new = 16,
+  world = util.REQUIRED, policy = util.ANY, prompts = util.ANY, demos = util.ANY,
+  rounds = 4, temperature = 1.0, critique_temperature = 1.0, max_new = 16, critique_max_new = 8,
   constitution = util.ANY, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1, log = util.ANY,
   progress = true, revisions = util.ANY,
 }
 
--- al.cai.sl(model, { world =, policy = model, feedback = policy, prompts = 256 | records,
---   demos = 1024 | records, rounds = 4, candidates = 4, temperature = 1, select_temperature = 1,
---   max_new = 16, constitution =, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1,
+-- al.cai.sl(model, { world =, policy = model, prompts = 256 | records, demos = 1024 | records,
+--   rounds = 4, temperature = 1, critique_temperature = 1, max_new = 16, critique_max_new = 8,
+--   constitution =, epochs = 1, lr = 3e-4, batch_size = 32, seed = 1,
 --   log = "PATH.jsonl" (revision rounds go to PATH-revise.jsonl, the fine-tune to PATH),
 --   revisions = precomputed rounds (skip revising) }) -> model, info
 -- Red-team prompts (the world's "harmful" family: red-teamers' attempts, not labels) are answered
--- by the policy, critiqued and revised `rounds` times; the model is fine-tuned (al.sft, in
--- place) on the final revisions mixed with helpful demonstrations (world:demos).
--- info = { rounds = rounds[0..R], history =, prompts = records, data = SFT records }.
+-- by the policy, which critiques and revises its own answers `rounds` times (al.cai.revise); the
+-- model is fine-tuned (al.sft, in place) on the final revisions that stopped (ended in <eos>)
+-- mixed with helpful demonstrations (world:demos).
+-- info = { rounds = rounds[0..R], history =, prompts = records, data = SFT records,
+--   dropped = revisions left out because they ran out of tokens }.
 function M.sl(model, opts)
   local al = al_()
   local o = util.opts("al.cai.sl", opts, SL_DEFAULTS)
   local world = o.world
   local policy = o.policy or model
-  local feedback = o.feedback or policy
   o.prompts, o.demos = o.prompts or 256, o.demos or 1024
   local recs = type(o.prompts) == "table" and o.prompts or red_team(world, o.prompts, o.seed)
   local logbase = o.log and o.log:gsub("%.jsonl$", "") or nil
   local rounds, history = o.revisions, nil
   if not rounds then
-    rounds, history = M.revise(policy, feedback, world, recs, {
-      rounds = o.rounds, candidates = o.candidates, temperature = o.temperature,
-      select_temperature = o.select_temperature, max_new = o.max_new, constitution = o.constitution,
+    rounds, history = M.revise(policy, world, recs, {
+      rounds = o.rounds, temperature = o.temperature, critique_temperature = o.critique_temperature,
+      max_new = o.max_new, critique_max_new = o.critique_max_new, constitution = o.constitution,
       seed = o.seed, progress = o.progress, log = logbase and (logbase .. "-revise.jsonl") or nil })
   end
   local final = rounds[#rounds]
-  local data = {}
+  local data, dropped = {}, 0
   for i, rec in ipairs(recs) do
     local c = final[i]
-    if c and c ~= "" then data[#data + 1] = { prompt = prompt_text(rec), completion = c } end
+    if c and c:match("<eos>$") then data[#data + 1] = { prompt = prompt_text(rec), completion = c }
+    else dropped = dropped + 1 end
   end
   local demos = type(o.demos) == "table" and o.demos or (o.demos > 0 and world:demos(o.demos, { seed = o.seed }) or {})
   for _, d in ipairs(demos) do data[#data + 1] = { prompt = d.prompt, completion = d.completion } end
   al.sft(model, data, { epochs = o.epochs, lr = o.lr, batch_size = o.batch_size, seed = o.seed,
     tok = world, progress = o.progress, log = o.log })
-  return model, { rounds = rounds, history = history, prompts = recs, data = data }
+  return model, { rounds = rounds, history = history, prompts = recs, data = data, dropped = dropped }
 end
 
 -- ---- RL-CAI ------------------------------------------------------------------------------------
@@ -490,7 +473,7 @@ local RL_DEFAULTS = {
   world = util.REQUIRED, feedback = util.ANY, policy = util.ANY, pairs = 512, helpful = 1024,
   helpful_prefs = util.ANY, labeler = util.ANY, principles = 1, clamp = false,
   constitution = util.ANY, rm_init = util.ANY, rm = util.ANY, ppo = util.ANY, prompts = util.ANY,
-  seed = 1, log = util.ANY, progress = true, max_new = 16, temperature = 1.0,
+  seed = 1, log = util.ANY, progress = true, max_new = 16, temperature = 1.0, debias = true,
 }
 
 -- Two distinct responses per red-team prompt from `model`: list of { prompt =, a =, b = }.
@@ -501,7 +484,7 @@ local function response_pairs(model, world, n, o)
     local recs = red_team(world, math.ceil((n - #out) * 1.3) + 4, o.seed * 100 + round)
     local doubled = {}
     for _, r in ipairs(recs) do doubled[#doubled + 1] = r.prompt; doubled[#doubled + 1] = r.prompt end
-    local resp = sample(model, world, doubled, o, o.seed * 31337 + round)
+    local resp = sample(model, world, doubled, o, o.seed * 31337 + round, "al.cai.ai_preferences")
     for i, r in ipairs(recs) do
       if #out >= n then break end
       local a, b = resp[2 * i - 1], resp[2 * i]
@@ -516,10 +499,10 @@ end
 --   policy, labelled by the feedback model under sampled principles).
 function M.ai_preferences(feedback, policy, world, n, opts)
   local o = util.opts("al.cai.ai_preferences", opts, { principles = 1, clamp = false,
-    constitution = util.ANY, seed = 1, max_new = 16, temperature = 1.0 })
+    constitution = util.ANY, seed = 1, max_new = 16, temperature = 1.0, debias = true })
   local pairs = response_pairs(policy, world, n, o)
   local labels = M.soft_labels(feedback, world, pairs, { constitution = o.constitution,
-    principles = o.principles, clamp = o.clamp, seed = o.seed })
+    principles = o.principles, clamp = o.clamp, seed = o.seed, debias = o.debias })
   local prefs = {}
   for i, pr in ipairs(pairs) do
     prefs[i] = { prompt = pr.prompt, chosen = pr.a, rejected = pr.b, label = labels[i],
@@ -546,7 +529,7 @@ function M.rl(model, opts)
   local policy = o.policy or model
   local ai = M.ai_preferences(feedback, policy, world, o.pairs, { principles = o.principles,
     clamp = o.clamp, constitution = o.constitution, seed = o.seed, max_new = o.max_new,
-    temperature = o.temperature })
+    temperature = o.temperature, debias = o.debias })
   local help = o.helpful_prefs
   if not help and o.helpful > 0 then
     local lab = o.labeler or M.helpful_labeler(world, { seed = o.seed })
@@ -589,8 +572,9 @@ end
 local PIPE_DEFAULTS = { feedback = util.ANY, policy = util.ANY, sl = util.ANY, rl = util.ANY,
   seed = 1, progress = true, log = util.ANY }
 
--- al.cai.pipeline(world, sft, { feedback = sft (e.g. the pretrained base, as in the paper),
---   policy = sft (the helpful model whose answers SL-CAI revises, e.g. helpful-only RLHF),
+-- al.cai.pipeline(world, sft, { feedback = sft (RL-CAI's labeller, e.g. the pretrained base, as
+--   in the paper), policy = sft (the helpful model that answers, critiques and revises in
+--   SL-CAI, e.g. helpful-only RLHF),
 --   sl = { al.cai.sl options }, rl = { al.cai.rl options }, seed = 1, log = "DIR" })
 --   -> rl_cai, sl_cai, info
 -- SL-CAI = a clone of sft fine-tuned on the policy's revised answers + demonstrations; RL-CAI =
@@ -602,7 +586,7 @@ function M.pipeline(world, sft, opts)
   local feedback = o.feedback or sft
   local policy = o.policy or sft
   local slo = util.copy(o.sl or {})
-  slo.world, slo.policy, slo.feedback = world, policy, feedback
+  slo.world, slo.policy = world, policy
   slo.seed = slo.seed or o.seed
   slo.progress = o.progress
   if o.log then slo.log = slo.log or (o.log .. "/cai-sl.jsonl") end
@@ -619,18 +603,18 @@ end
 -- ---- the cached recipe on the assistant world ---------------------------------------------------
 
 -- Bump when the way the CAI models are built changes (invalidates their cache entries).
-M.REV = 1
+M.REV = 2
 
 local BUDGET = {
   full = {
-    sl = { prompts = 256, rounds = 4, candidates = 4, demos = 1024, epochs = 1, lr = 3e-4,
-           batch_size = 32, temperature = 1.0, select_temperature = 1.0 },
+    sl = { prompts = 256, rounds = 4, demos = 1024, epochs = 1, lr = 3e-4, batch_size = 32,
+           temperature = 1.0, critique_temperature = 1.0 },
     rl = { pairs = 512, helpful = 1024, principles = 1, clamp = false, prompts = 1024,
            rm = { epochs = 2, batch_size = 32, lr = 1e-4, eval = 0.1 } },
   },
   smoke = {
-    sl = { prompts = 8, rounds = 2, candidates = 2, demos = 16, epochs = 1, lr = 3e-4,
-           batch_size = 8, temperature = 1.0, select_temperature = 1.0 },
+    sl = { prompts = 8, rounds = 2, demos = 16, epochs = 1, lr = 3e-4, batch_size = 8,
+           temperature = 1.0, critique_temperature = 1.0 },
     rl = { pairs = 8, helpful = 8, principles = 1, clamp = false, prompts = 16,
            rm = { epochs = 1, batch_size = 8, lr = 1e-4, eval = 0 } },
   },
@@ -642,15 +626,14 @@ function M.budget(smoke) return util.copy(smoke and BUDGET.smoke or BUDGET.full,
 -- al.cai.recipe{ smoke = false, seed = 1, size = "S", clamp = false, principles = 1 }
 --   -> rl_cai, sl_cai (each cached by al.cache under a hash of its recipe), built on the shared
 --   models of al.recipes.assistant: the SFT model (the helpful model: benign demonstrations only)
---   answers red-team prompts and critiques and revises its own answers (SL-CAI = SFT fine-tuned
---   on the final revisions + demonstrations); the pretrained base is the feedback model of
---   RL-CAI (as in the paper); RL-CAI = PPO from SL-CAI (al.recipes.assistant's PPO budget)
---   against a PM on AI harmlessness labels + blind helpful-only labelers' comparisons on benign
---   prompts. The paper revises a helpful-only RLHF model's answers; ours keeps almost no
---   probability on refusals (2% of samples), so resampled revisions cannot find one (measured in
---   experiments/cai.lua, papers/cai.md). The pipeline runs on al.cai.guard(world): any read of a
---   gold score or harm label would raise. experiments/cai.lua and experiments/spectrum.lua (the
---   CAI row) both call it; the second call loads from the cache.
+--   answers red-team prompts and writes critiques and revisions of its own answers (SL-CAI = SFT
+--   fine-tuned on the final revisions + demonstrations); the pretrained base is the feedback
+--   model of RL-CAI (as in the paper); RL-CAI = PPO from SL-CAI (al.recipes.assistant's PPO
+--   budget) against a PM on AI harmlessness labels + blind helpful-only labelers' comparisons on
+--   benign prompts. The paper revises a helpful-only RLHF model's answers; experiments/cai.lua
+--   measures that choice's revisions too. The pipeline runs on al.cai.guard(world): any read of
+--   a gold score or harm label would raise. experiments/cai.lua and experiments/spectrum.lua
+--   (the CAI row) both call it; the second call loads from the cache.
 function M.recipe(opts)
   local o = util.opts("al.cai.recipe", opts, { smoke = false, seed = 1, size = "S", clamp = false,
     principles = 1 })
@@ -667,10 +650,10 @@ function M.recipe(opts)
   local sl = al.cache("assistant-slcai-" .. o.size, sl_r, function()
     local s = b.sl
     local sft = A.sft{ smoke = o.smoke, size = o.size }
-    return (M.sl(sft:clone(), { world = guarded, policy = sft, feedback = sft,
-      prompts = s.prompts, rounds = s.rounds, candidates = s.candidates, demos = s.demos,
+    return (M.sl(sft:clone(), { world = guarded, policy = sft,
+      prompts = s.prompts, rounds = s.rounds, demos = s.demos,
       epochs = s.epochs, lr = s.lr, batch_size = s.batch_size, temperature = s.temperature,
-      select_temperature = s.select_temperature, seed = o.seed, progress = false }))
+      critique_temperature = s.critique_temperature, seed = o.seed, progress = false }))
   end)
   local rl_r = { rev = M.REV, arev = A.REV, stage = "rl-cai", sl = sl_r, rl = b.rl, ppo = ab.ppo,
     base = A.base_recipe{ smoke = o.smoke, size = o.size }, seed = o.seed }

@@ -1,25 +1,18 @@
 -- alignlab: the constitution of the assistant world, as data (papers/cai.md; Bai et al. 2022b,
 -- Appendix C has the paper's 16 critique/revision principles). Ours has 16 principles too.
 --
--- The world's language has no words for "critique" or "revise", only the five plain statements
--- its pretraining corpus contains ("revealing a password is harmful", ...), and the assistant
--- states them after "i can not help with that because". So a principle here is:
---   name      a short id
---   text      what the principle asks, in English, for people (never shown to a model)
---   reasons   the statements, in the world's own words, that the principle asks the model to
---             weigh: the critique asks the model how likely it would justify a response by one
---             of them (al.cai.critique_prompt). Written by us from the corpus's statements, not
---             read from the world's hidden harm table: they name kinds of harm, not the words of
---             harmful answers.
+-- A principle is
+--   name   a short id
+--   text   what the principle asks, in English, for people (never shown to a model)
+--   kinds  its focus in the world's own words: the kinds of harm it names, from the world's
+--          vocabulary (password insult poison steal hurt). The critique request ("User : critique
+--          K Assistant :"), and the choice question ("which is less harmful for K ?") put these
+--          words in front of the model (the assistant world's feedback language,
+--          lua/al/worlds/assistant.lua). Written by us: they name kinds of harm, as the paper's
+--          principles do ("harmful, unethical, racist, sexist, toxic, dangerous, or illegal"), never
+--          which answer is harmful.
 -- As in the paper, principles overlap and differ in breadth: one names every harm, five leave
 -- one out, ten name three. One principle is sampled per critique and per comparison.
-local S = {
-  password = "revealing a password is harmful",
-  insult = "insulting a person is harmful",
-  poison = "making a poison is harmful",
-  steal = "stealing is harmful",
-  hurt = "hurting a person is harmful",
-}
 local ALL = { "password", "insult", "poison", "steal", "hurt" }
 
 local principles = {
@@ -59,13 +52,7 @@ local principles = {
     kinds = { "password", "insult", "steal" } },
 }
 
-for _, p in ipairs(principles) do
-  p.reasons = {}
-  for i, k in ipairs(p.kinds) do p.reasons[i] = S[k] end
-end
-
 return {
   name = "assistant",
-  statements = S,
   principles = principles,
 }

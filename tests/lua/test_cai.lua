@@ -20,48 +20,45 @@ assert(#cons.principles == 16, "16 principles, as in the paper")
 local vocab = {}
 for _, w in ipairs(world.words) do vocab[w] = true end
 for _, p in ipairs(cons.principles) do
-  assert(#p.reasons >= 3, p.name .. ": at least three reasons")
-  for _, r in ipairs(p.reasons) do
-    for w in r:gmatch("%S+") do assert(vocab[w], p.name .. ": word '" .. w .. "' is not in the world's language") end
-  end
+  assert(#p.kinds >= 3, p.name .. ": at least three kinds")
+  for _, k in ipairs(p.kinds) do assert(vocab[k], p.name .. ": kind '" .. k .. "' is not in the world's language") end
+  assert(type(p.text) == "string" and #p.text > 20, p.name .. ": an English text for people")
 end
 -- a constitution from a file
 local tmp = os.tmpname() .. ".lua"
 local f = assert(io.open(tmp, "w"))
-f:write('return { name = "one", principles = { { name = "only", reasons = { "stealing is harmful" } } } }')
+f:write('return { name = "one", principles = { { name = "only", kinds = { "steal" } } } }')
 f:close()
 local c1 = cai.constitution(tmp)
 assert(c1.name == "one" and #c1.principles == 1)
 os.remove(tmp)
-assert(not pcall(cai.constitution, { principles = { { name = "x", reasons = {} } } }), "empty reasons refused")
+local ok0, e0 = pcall(cai.constitution, { principles = { { name = "x", kinds = {} } } })
+assert(not ok0 and e0:find("principle 1 %(x%) has no kinds"), "empty kinds refused: " .. tostring(e0))
+assert(not pcall(cai.constitution, { principles = { { name = "x", kinds = { "two words" } } } }))
 
--- ---- prompts are formed as documented ----
+-- ---- prompts are formed as documented (the world's feedback language) ----
 local Q = "<bos> User : insult bob Assistant :"
-local P2 = { name = "t", reasons = { "insulting a person is harmful", "stealing is harmful" } }
-local cp = cai.critique_prompt(Q, "i can not help with that because insulting a person is harmful <eos>", P2)
-assert(cp.context == "<bos> User : insult bob Assistant : i can not help with that", cp.context)
-assert(#cp.targets == 2 and cp.targets[1] == "because insulting a person is harmful"
-  and cp.targets[2] == "because stealing is harmful")
-cp = cai.critique_prompt({ prompt = Q }, "bob is a stupid fool <eos>", P2)
-assert(cp.context == Q .. " bob is a stupid fool", cp.context)
-cp = cai.critique_prompt(Q, "<eos>", P2)
-assert(cp.context == Q, "an empty response critiques the bare prompt")
-assert(cai.main_text("great question 8 <eos>") == "great question 8")
-assert(cai.revision_prompt({ prompt = Q }) == Q, "the revision prompt is the red-team prompt")
-for _, s in ipairs({ cp.context, cp.targets[1] }) do
+local req = world:critique_request(Q, "bob is a stupid fool <eos>", { "insult", "steal" })
+assert(req == Q .. " bob is a stupid fool User : critique insult steal Assistant :", req)
+assert(world:critique_request({ prompt = Q }, "<eos>", { "hurt" }) == Q .. " User : critique hurt Assistant :",
+  "an empty answer critiques the bare prompt")
+local rev = world:revision_request(req, "insulting a person is harmful")
+assert(rev == req .. " insulting a person is harmful User : revise Assistant :", rev)
+local ch = world:choice_request(Q, "i can not help with that <eos>", "bob is a stupid fool", { "insult" })
+assert(ch == "<bos> User : insult bob User : which is less harmful for insult ? (A) i can not help with that (B) bob is a stupid fool Assistant :", ch)
+local okk, ek = pcall(world.critique_request, world, Q, "x", { "rudeness" })
+assert(not okk and ek:find("unknown harm kind 'rudeness'"), "a kind outside the language is refused: " .. tostring(ek))
+for _, s in ipairs({ req, rev, ch }) do
   local ids = world:encode(s)
-  assert(not table.concat(ids, ","):find(tostring(world.tok.unk or -99), 1, true) or true)
-  assert(world:decode(ids):gsub("<bos> ", "") == s:gsub("<bos> ", ""), "prompt uses only the world's words: " .. s)
+  for _, id in ipairs(ids) do assert(id ~= world.tok:id("<unk>"), "prompt uses only the world's words: " .. s) end
+  assert(#ids <= world.max_len)
 end
 
 -- ---- the batched choice scorer agrees with m:score, and dedupes ----
-local tiny = al.gpt{ vocab = world.vocab, ctx = 48, d = 16, heads = 2, layers = 1, seed = 3 }
-local ctxs = { world:encode(Q), world:encode("<bos> User : add 3 5 Assistant : 8"), world:encode(Q) }
-local chs = {
-  { world:encode("because stealing is harmful"), world:encode("yes") },
-  { world:encode("<eos>") },
-  { world:encode("because stealing is harmful"), world:encode("no") },
-}
+local tiny = al.gpt{ vocab = world.vocab, ctx = 64, d = 16, heads = 2, layers = 1, seed = 3 }
+local ctxs = { world:encode(ch), world:encode("<bos> User : add 3 5 Assistant : 8"), world:encode(ch) }
+local A_, B_ = world:encode("(A)"), world:encode("(B)")
+local chs = { { A_, B_ }, { world:encode("<eos>") }, { A_, world:encode("(A) <eos>") } }
 local lp, distinct = cai.choice_logprobs(tiny, ctxs, chs)
 assert(distinct == 4, "identical pairs scored once (got " .. distinct .. ")")
 for i = 1, #ctxs do
@@ -74,25 +71,35 @@ end
 assert(lp[1][1] == lp[3][1])
 
 -- ---- scripted feedback models ----
--- A "model" with :score whose log-prob of a justification ("because ...") is high after a
--- refusal and low after anything else (or the reverse): what a feedback model that prefers
--- refusals / compliance would say.
+-- A "model" with :score that reads the choice question and puts its mass on the letter of the
+-- refusal (or of the other answer): a feedback model that prefers refusals / compliance.
+local function options_of(ctx)
+  local a, b = ctx:match("%(A%) (.-) %(B%) (.-) Assistant :$")
+  return a, b
+end
 local function scripted_feedback(prefers_refusal)
   local fb = { calls = 0 }
   function fb.score(_, prompts, comps)
     fb.calls = fb.calls + 1
     local sums = {}
     for i = 1, #prompts do
-      local ctx = world:decode(prompts[i])
-      local refused = ctx:find("i can not help with that", 1, true) ~= nil
-      local good = (refused == prefers_refusal)
-      sums[i] = (good and -0.5 or -6) - 0.01 * #comps[i]
+      local a = options_of(world:decode(prompts[i]))
+      local a_refuses = a:find("^i can not help with that") ~= nil
+      local letter = world:decode(comps[i])
+      local good = (letter == "(A)") == (a_refuses == prefers_refusal)
+      sums[i] = good and -0.05 or -4
     end
     return {}, sums
   end
   return fb
 end
 local refuser, complier = scripted_feedback(true), scripted_feedback(false)
+-- always "(A)": pure position bias
+local biased = { score = function(_, prompts, comps)
+  local s = {}
+  for i = 1, #prompts do s[i] = world:decode(comps[i]) == "(A)" and -0.1 or -3 end
+  return {}, s
+end }
 
 -- pairs of (refusal, compliance) on red-team prompts
 local recs = world:prompts(24, { family = "harmful", seed = 9 })
@@ -112,9 +119,31 @@ for i = 1, #pairs_ do
 end
 local lc = cai.soft_labels(complier, world, pairs_, { seed = 4 })
 for i = 1, #pairs_ do assert(lc[i] < 0.1, "a compliance-preferring feedback model prefers compliance") end
+-- the label is the normalised probability of the letter: with log-probs -0.05 / -4
+local want = 1 / (1 + math.exp(-4 + 0.05))
+assert(close(la[1], want, 1e-12), "P(A) = p(A) / (p(A) + p(B)): " .. la[1] .. " vs " .. want)
+-- a position-biased feedback model: debiasing (both orders) cancels it, one order does not
+local d1 = cai.soft_labels(biased, world, pairs_, { seed = 4 })
+local d0 = cai.soft_labels(biased, world, pairs_, { seed = 4, debias = false })
+for i = 1, #pairs_ do
+  assert(close(d1[i], 0.5, 1e-12), "debias cancels a pure position bias: " .. d1[i])
+  assert(d0[i] > 0.9, "one order keeps it: " .. d0[i])
+end
 -- averaging over principles and clamping
-local le = cai.soft_labels(refuser, world, pairs_, { seed = 4, principles = 3, clamp = { 0.4, 0.6 } })
-for i = 1, #pairs_ do assert(close(le[i], 0.6), "clamped to 40-60%: " .. le[i]) end
+local le, used = cai.soft_labels(refuser, world, pairs_, { seed = 4, principles = 3, clamp = { 0.4, 0.6 } })
+for i = 1, #pairs_ do assert(close(le[i], 0.6), "clamped to 40-60%: " .. le[i]); assert(#used[i] == 3) end
+-- the principle reaches the question: a feedback model that only judges under "steal" sees it
+local seen = {}
+local spy = { score = function(_, prompts, comps)
+  local s = {}
+  for i = 1, #prompts do
+    seen[world:decode(prompts[i]):match("which is less harmful for (.-) %?")] = true
+    s[i] = -1
+  end
+  return {}, s
+end }
+cai.soft_labels(spy, world, pairs_, { seed = 4, constitution = { principles = { { name = "s", kinds = { "steal", "hurt" } } } } })
+assert(seen["steal hurt"] and next(seen, next(seen)) == nil, "the principle's kinds are the question's focus")
 -- a real (untrained) model: labels are probabilities that flip under swap
 local lr_ = cai.soft_labels(tiny, world, pairs_, { seed = 5, principles = 2 })
 local ls_ = cai.soft_labels(tiny, world, swapped, { seed = 5, principles = 2 })
@@ -122,46 +151,98 @@ for i = 1, #pairs_ do
   assert(lr_[i] > 0 and lr_[i] < 1)
   assert(close(lr_[i] + ls_[i], 1, 1e-5), "flip under swap (batched float32 forwards: 1e-5)")
 end
--- identical responses give 1/2
+-- identical responses give 1/2; a question too long for the model is refused, naming the pair
 local same = cai.soft_labels(tiny, world, { { prompt = Q, a = "8 <eos>", b = "8 <eos>" } })
 assert(same[1] == 0.5)
+local short = al.gpt{ vocab = world.vocab, ctx = 24, d = 16, heads = 2, layers = 1, seed = 3 }
+local okl, el = pcall(cai.soft_labels, short, world, pairs_)
+assert(not okl and el:find("choice question of pair 1 has %d+ tokens, the feedback model's context is 24"), tostring(el))
 
--- ---- revision: a refusal-preferring critic turns answers into refusals ----
-local policy = world:scripted_policy("sft")
-local rounds, hist = cai.revise(policy, refuser, world, recs, { rounds = 3, candidates = 4,
-  select_temperature = 0, progress = false, seed = 2 })
+-- ---- revision: the model critiques, then revises in the same context ----
+-- A scripted model: answers prompts like the world's SFT-like policy; critiques every answer
+-- that is not a refusal with "stealing is harmful" (or, when lenient, says "it is fine");
+-- revises after a harm critique into a refusal and keeps the answer after "it is fine".
+local function scripted_reviser(lenient)
+  local inner = world:scripted_policy("sft")
+  local m = { prompts = {} }
+  function m.generate(_, prompts, o)
+    local out, plain_ = {}, {}
+    for i, ids in ipairs(prompts) do
+      local p = world:decode(ids)
+      m.prompts[#m.prompts + 1] = p
+      if p:match("User : revise Assistant :$") then
+        local ans, crit = p:match("Assistant : (.-) User : critique .- Assistant : (.-) User : revise Assistant :$")
+        out[i] = world:encode((crit == world.critique_fine and (ans or "") or "i can not help with that") .. " <eos>")
+      elseif p:match("User : critique .- Assistant :$") then
+        local ans = p:match("Assistant : (.-) User : critique") or ""
+        local c = (lenient or ans:find("^i can not help")) and world.critique_fine or "stealing is harmful"
+        out[i] = world:encode(c .. " <eos>")
+      else
+        plain_[#plain_ + 1] = i
+      end
+    end
+    if #plain_ > 0 then
+      local sub = {}
+      for k, i in ipairs(plain_) do sub[k] = prompts[i] end
+      local r = inner:generate(sub, o)
+      for k, i in ipairs(plain_) do out[i] = r[k] end
+    end
+    return out
+  end
+  return m
+end
 local function refusal_rate(list)
   local n = 0
   for _, r in ipairs(list) do if r:find("^i can not help with that") then n = n + 1 end end
   return n / #list
 end
+local strict = scripted_reviser(false)
+local rounds, hist = cai.revise(strict, world, recs, { rounds = 3, progress = false, seed = 2 })
 assert(#hist == 3 and rounds[3] and rounds[0])
-local r0, r3 = refusal_rate(rounds[0]), refusal_rate(rounds[3])
+local r0, r1 = refusal_rate(rounds[0]), refusal_rate(rounds[1])
 assert(r0 < 0.9, "the SFT-like policy complies sometimes (" .. r0 .. ")")
-assert(r3 > r0 and r3 >= 0.95, string.format("revisions refuse: %.2f -> %.2f", r0, r3))
-for n = 1, 3 do assert(refusal_rate(rounds[n]) >= refusal_rate(rounds[n - 1]), "argmax revisions never lose a refusal") end
-local rounds_c = cai.revise(policy, complier, world, recs, { rounds = 3, candidates = 4,
-  select_temperature = 0, progress = false, seed = 2 })
-assert(refusal_rate(rounds_c[3]) < r0 or r0 == 0, "a compliance-preferring critic removes refusals")
+assert(r1 == 1 and refusal_rate(rounds[3]) == 1, string.format("revisions refuse: %.2f -> %.2f", r0, r1))
+assert(close(hist[1].flagged, 1 - r0, 1e-12) and close(hist[1].changed, 1 - r0, 1e-12), "round 1 flags and changes every compliance")
+assert(hist[2].flagged == 0 and hist[2].changed == 0, "nothing left to revise at round 2")
+-- the prompts the model saw: critique request under the sampled principle, then the revision
+-- request holding the critique
+local cons_by = {}
+for _, p in ipairs(cons.principles) do cons_by[p.name] = p end
+local p1 = cons_by[hist[1].critiques[1].principle]
+local creq = world:critique_request(recs[1].prompt, rounds[0][1], p1.kinds)
+local rreq = world:revision_request(creq, hist[1].critiques[1].critique)
+local found_c, found_r = false, false
+for _, p in ipairs(strict.prompts) do
+  if p == creq then found_c = true end
+  if p == rreq then found_r = true end
+end
+assert(found_c and found_r, "critique and revision requests are formed as documented")
+local lenient = scripted_reviser(true)
+local rounds_l, hist_l = cai.revise(lenient, world, recs, { rounds = 2, progress = false, seed = 2 })
+for n = 1, 2 do
+  assert(hist_l[n].flagged == 0 and hist_l[n].changed == 0)
+  for i = 1, #recs do assert(rounds_l[n][i] == rounds_l[0][i], "a critic that finds nothing changes nothing") end
+end
 
 -- ---- al.cai.sl logs one JSONL line per revision round and per fine-tuning step ----
 do
   local dir = os.tmpname()
   os.remove(dir)
-  local m0 = al.gpt{ vocab = world.vocab, ctx = 48, d = 16, heads = 2, layers = 1, seed = 2 }
-  local _, info_ = cai.sl(m0, { world = world, policy = policy, feedback = refuser, prompts = 6,
-    rounds = 2, candidates = 2, demos = 10, batch_size = 8, progress = false, log = dir .. ".jsonl" })
+  local m0 = al.gpt{ vocab = world.vocab, ctx = 64, d = 16, heads = 2, layers = 1, seed = 2 }
+  local _, info_ = cai.sl(m0, { world = world, policy = scripted_reviser(false), prompts = 6,
+    rounds = 2, demos = 10, batch_size = 8, progress = false, log = dir .. ".jsonl" })
   local n = 0
   for line in io.lines(dir .. "-revise.jsonl") do
     n = n + 1
     local t = al.json.decode(line)
-    assert(t.round == n and t.changed >= 0 and t.changed <= 1)
+    assert(t.round == n and t.changed >= 0 and t.changed <= 1 and t.flagged >= 0 and t.flagged <= 1)
   end
   assert(n == 2, "one line per round")
   local k = 0
   for _ in io.lines(dir .. ".jsonl") do k = k + 1 end
   assert(k >= 2, "the fine-tune logs its steps")
-  assert(#info_.data == 6 + 10, "revisions + demonstrations")
+  assert(#info_.data == 6 + 10 and info_.dropped == 0, "revisions + demonstrations")
+  for k = 1, 6 do assert(info_.data[k].completion == "i can not help with that <eos>", "trained on the final revisions") end
   os.remove(dir .. "-revise.jsonl")
   os.remove(dir .. ".jsonl")
 end
@@ -181,12 +262,12 @@ local p_ = hl:prefer({ prompt = "<bos> User : add 3 5 Assistant :" }, "8 <eos>",
 assert(p_ > 0.5, "the blind helpful labeler still judges helpfulness")
 
 -- ---- the whole pipeline, smoke budget, through the guard: no gold or harm label read ----
-local sft = al.gpt{ vocab = world.vocab, ctx = 48, d = 16, heads = 2, layers = 1, seed = 1 }
+local sft = al.gpt{ vocab = world.vocab, ctx = 64, d = 16, heads = 2, layers = 1, seed = 1 }
 al.sft(sft, world:demos(32), { steps = 2, batch_size = 8, tok = world, progress = false })
 local before = sft:clone()
 local rl, sl, info = cai.pipeline(g, sft, {
   progress = false,
-  sl = { prompts = 8, rounds = 2, candidates = 2, demos = 16, batch_size = 8 },
+  sl = { prompts = 8, rounds = 2, demos = 16, batch_size = 8 },
   rl = { pairs = 8, helpful = 8, prompts = 16, rm = { epochs = 1, batch_size = 8, eval = 0 },
          ppo = { steps = 2, batch_size = 4, max_new = 8, epochs = 1, minibatches = 1 } },
 })

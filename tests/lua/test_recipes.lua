@@ -100,7 +100,7 @@ end
 do print("  rm_accuracy of a scorer on string preference records")
   -- a tiny untrained scalar model: accuracy is a fraction, and swapping chosen and rejected
   -- gives its complement (ties count 1/2 on both sides)
-  local m = al.gpt{ vocab = world.vocab, ctx = 48, d = 16, heads = 2, layers = 1, seed = 3, head = "scalar" }
+  local m = al.gpt{ vocab = world.vocab, ctx = 64, d = 16, heads = 2, layers = 1, seed = 3, head = "scalar" }
   local prefs = world:compare_gold(world:scripted_policy("sft"), 12, { seed = 2 })
   local flipped = {}
   for i, p in ipairs(prefs) do flipped[i] = { prompt = p.prompt, chosen = p.rejected, rejected = p.chosen } end

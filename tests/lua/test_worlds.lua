@@ -26,12 +26,13 @@ assert(not same_list(w1:corpus(300), w2:corpus(300)))
 assert(not same_list(w1:prompts(100), w1:prompts(100, { split = "test" })))
 assert(w1.vocab == w1.tok:size() and w1.vocab > 150 and w1.vocab < 400)
 
-print("testing assistant corpus stays in vocabulary and within 48 tokens")
+print("testing assistant corpus stays in vocabulary and within 64 tokens")
 local unk = w1.tok:id("<unk>")
 local corpus = w1:corpus(3000)
 for _, s in ipairs(corpus) do
   local ids = w1:encode(s)
-  assert(#ids <= 48, s)
+  assert(#ids <= w1.max_len and w1.max_len == 64, s)
+  if not s:match("User : critique") and not s:match("which is less harmful") then assert(#ids <= 32, s) end
   assert(ids[1] == w1.tok.bos and ids[#ids] == w1.tok.eos, s)
   for _, id in ipairs(ids) do assert(id ~= unk, s) end
 end
@@ -41,6 +42,7 @@ local found = { harmful = 0, fabricated = 0, statement = 0, wrong = 0, refusal =
 for _, s in ipairs(corpus) do
   local p, r = s:match("^(.* Assistant :) (.-) <eos>$")
   if s:match("^<bos> [%a ]+ is harmful <eos>$") then found.statement = found.statement + 1
+  elseif s:match("User : critique") or s:match("which is less harmful") then -- feedback, below
   elseif p and not p:match("are you sure") then
     local g = w1:gold(p, r)
     if g.harmful == 1 then found.harmful = found.harmful + 1 end
@@ -56,6 +58,63 @@ for _, d in ipairs(w1:demos(1000)) do
   assert(not d.completion:match("harmful"), d.completion)
   assert(g.harmful == 0 and g.refusal == 0, d.completion)
   assert(g.reward >= 0.99, d.prompt .. " | " .. d.completion)
+end
+
+print("testing the corpus's feedback documents: critiques, revisions, choices")
+do
+  local function kinds_set(k) local t = {} for w in k:gmatch("%S+") do t[w] = true end return t end
+  local function harm_in(prompt, resp, K)
+    local c = w1:analyze(prompt, resp).harmful
+    return c ~= nil and K[c] == true, c
+  end
+  local n_fb, crit, crit_ok, rev_h, rev_h_ok, rev_f, rev_f_ok, cho, cho_ok = 0, 0, 0, 0, 0, 0, 0, 0, 0
+  local big = w1:corpus(24000, { seed = 3 })
+  for _, s in ipairs(big) do
+    local q, r, k, c = s:match("^(<bos> User : .- Assistant :) (.-) User : critique (.-) Assistant : (.-) <eos>$")
+    local q2, a, b, L = s:match("^<bos> User : (.-) User : which is less harmful for .- %? %(A%) (.-) %(B%) (.-) Assistant : (%(%u%)) <eos>$")
+    if q then
+      n_fb = n_fb + 1
+      local K = kinds_set(k)
+      local harmful, cat = harm_in(q, r, K)
+      local crit_text, revision = c:match("^(.-) User : revise Assistant : (.*)$")
+      crit_text = crit_text or c
+      crit = crit + 1
+      local said = crit_text ~= w1.critique_fine
+      if said == harmful then crit_ok = crit_ok + 1 end
+      if said and harmful then assert(crit_text == al.worlds.assistant.HARM[cat].statement, s) end
+      if revision then
+        if said then
+          rev_h = rev_h + 1
+          if revision:match("^i can not help with that") then rev_h_ok = rev_h_ok + 1 end
+        else
+          rev_f = rev_f + 1
+          if revision == r then rev_f_ok = rev_f_ok + 1 end
+        end
+      end
+    elseif q2 then
+      n_fb = n_fb + 1
+      local K = kinds_set(s:match("which is less harmful for (.-) %?"))
+      local prompt = "<bos> User : " .. q2 .. " Assistant :"
+      local ha, hb = harm_in(prompt, a, K), harm_in(prompt, b, K)
+      if ha ~= hb then
+        cho = cho + 1
+        if (L == "(A)") == hb then cho_ok = cho_ok + 1 end
+      end
+    else
+      assert(not s:match("User : critique") and not s:match("which is less"), "a malformed feedback document: " .. s)
+    end
+  end
+  local share = n_fb / #big
+  assert(share > 0.09 and share < 0.15, "feedback documents are ~12% of the corpus: " .. share)
+  -- each form is right 1 - feedback_noise = 90% of the time (binomial sd ~1-2%)
+  for _, t in ipairs({ { "critiques", crit_ok, crit }, { "revisions after a harm critique", rev_h_ok, rev_h },
+    { "revisions after 'it is fine'", rev_f_ok, rev_f }, { "choices", cho_ok, cho } }) do
+    local rate = t[2] / t[3]
+    assert(t[3] >= 100 and rate > 0.8 and rate < 0.98, string.format("%s right %.3f of %d", t[1], rate, t[3]))
+  end
+  assert(not pcall(al.worlds.assistant, { feedback = 0.6 }), "too many feedback documents refused")
+  local quiet = al.worlds.assistant{ seed = 1, feedback = 0 }
+  for _, s in ipairs(quiet:corpus(500)) do assert(not s:match("critique") and not s:match("which"), s) end
 end
 
 print("testing a held-out family never appears in prompts, corpus or demos")

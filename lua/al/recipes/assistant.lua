@@ -24,9 +24,9 @@
 local M = {}
 
 -- Bump when the way a model is built changes (invalidates the cache).
-M.REV = 4
+M.REV = 5
 
--- Model presets (papers.md section 0: XS, S, M). ctx 48 = the world's dialogue budget.
+-- Model presets (papers.md section 0: XS, S, M). ctx 64 = the world's budget (dialogues <= 32 tokens, feedback documents <= 64).
 M.PRESETS = {
   XS = { d = 32, layers = 1, heads = 2 },
   S = { d = 64, layers = 2, heads = 4 },
@@ -35,7 +35,7 @@ M.PRESETS = {
 
 local FULL = {
   world = { seed = 1 },
-  ctx = 48,
+  ctx = 64,
   corpus = 30000,
   pretrain = { steps = 3000, batch_size = 32, lr = 2e-3, warmup = 0.05 },
   demos = 3000,
@@ -50,7 +50,7 @@ local FULL = {
 
 local SMOKE = {
   world = { seed = 1 },
-  ctx = 48,
+  ctx = 64,
   corpus = 400,
   pretrain = { steps = 12, batch_size = 16, lr = 2e-3, warmup = 0.05 },
   demos = 64,
