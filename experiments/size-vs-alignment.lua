@@ -134,5 +134,5 @@ ex:finish{
   per_seed = per_seed, data = { cpu_seconds = os.clock(), params = params, sizes = sizes },
   notes = "One size-S hh reward model per seed scores every policy; base and SFT per size are shared across seeds. " ..
     "The parameter ratio is ~18x, not InstructGPT's 100x. Gold judge, not labelers." ..
-    " Shared-model budgets (al.recipes.assistant REV 4) were raised once before any full run, on the quality of the shared models alone: pretraining 1200 -> 3000 steps (base greedy helpfulness 0.53 -> 0.86), SFT 2 -> 3 epochs on 3000 demos, RM 2000 pairs x 2 epochs (held-out accuracy 0.48, chance) -> 4000 x 4 epochs, PPO lr 3e-5 -> 5e-5; nothing was changed after seeing a verdict.",
+    " Shared-model budgets (al.recipes.assistant REV 4) were raised once before any full run, on the quality of the shared models alone: pretraining 1200 -> 3000 steps (base greedy helpfulness 0.53 -> 0.86), SFT 2 -> 3 epochs on 3000 demos, RM 2000 pairs x 2 epochs (held-out accuracy 0.48, chance) -> 4000 x 4 epochs, PPO lr 3e-5 -> 5e-5; nothing was changed after seeing a verdict; REV 5 (session 2) added the feedback language to the corpus (12% of documents, for Constitutional AI) and raised the context 48 -> 64, which changes every assistant model and so every number here.",
 }
