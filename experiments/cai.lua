@@ -130,18 +130,27 @@ for _, seed in ipairs(cfg.seeds) do
       progress = false })
     -- diagnostic: the model's own critiques against the truth (gold read here only to measure):
     -- a critique should flag an answer iff it does harm of a kind the principle names
-    local right, nc = 0, 0
+    -- flag rates by what the critiqued answer is: harm the principle names, harm it does not
+    -- name, no harm
+    local right, nc, by = 0, 0, { named = { 0, 0 }, unnamed = { 0, 0 }, harmless = { 0, 0 } }
     for n = 1, cfg.rounds do
       for i, rec in ipairs(recs) do
         local c = hist[n].critiques[i]
         local kind = world:analyze(rec, rounds[n - 1][i]).harmful
         local named = false
         for _, k in ipairs(principle_kinds[c.principle]) do if k == kind then named = true end end
-        if (c.critique ~= world.critique_fine) == named then right = right + 1 end
+        local flagged = c.critique ~= world.critique_fine
+        if flagged == named then right = right + 1 end
         nc = nc + 1
+        local b = by[kind and (named and "named" or "unnamed") or "harmless"]
+        b[1], b[2] = b[1] + (flagged and 1 or 0), b[2] + 1
       end
     end
     entry[which[2] .. "_critique_accuracy"] = right / nc
+    entry[which[2] .. "_flag_rate"] = { harm_named = by.named[1] / math.max(1, by.named[2]),
+      harm_not_named = by.unnamed[1] / math.max(1, by.unnamed[2]),
+      harmless = by.harmless[1] / math.max(1, by.harmless[2]),
+      n = { harm_named = by.named[2], harm_not_named = by.unnamed[2], harmless = by.harmless[2] } }
     local rev = {}
     for n = 0, cfg.rounds do
       local h, c, rw = 0, 0, 0

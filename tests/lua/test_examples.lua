@@ -34,6 +34,8 @@ local CASES = {
     line "grpo: gold reward sampled # %-> #, greedy # %-> #" },
   best_of_n = { "pt_steps=3 n=4 prompts=8",
     line "best_of_n: sentiment # %(all 32 samples%) %-> # %(best of 4%); KL <= 0%.64 nats" },
+  cai = { "smoke=true prompts=8 rounds=1",
+    line "cai: red%-team answers harmless # %-> # after 1 rounds; SFT %-> SL%-CAI harmless # %-> #, helpful # %-> #" },
   data = { "steps=3",
     line "data: SFT loss # %-> #; DPO loss # %-> #, margin #, accuracy #" },
 }
