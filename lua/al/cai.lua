@@ -495,8 +495,10 @@ local function response_pairs(model, world, n, o)
 end
 
 -- al.cai.ai_preferences(feedback, policy, world, n, opts) -> preference records { prompt =,
---   chosen = a, rejected = b, label = P(a better) } on n red-team prompts (pairs sampled from
---   policy, labelled by the feedback model under sampled principles).
+--   chosen = a, rejected = b, label = P(a less harmful) } on n red-team prompts (pairs of
+--   distinct answers sampled from policy, labelled by the feedback model under sampled
+--   principles: al.cai.soft_labels). opts: principles = 1, clamp = false, debias = true,
+--   constitution =, seed = 1, max_new = 16, temperature = 1.
 function M.ai_preferences(feedback, policy, world, n, opts)
   local o = util.opts("al.cai.ai_preferences", opts, { principles = 1, clamp = false,
     constitution = util.ANY, seed = 1, max_new = 16, temperature = 1.0, debias = true })
@@ -514,7 +516,7 @@ end
 -- al.cai.rl(model, { world =, feedback = model, policy = model (samples the pairs), pairs = 512,
 --   helpful = 1024 (labeler comparisons on benign prompts) | helpful_prefs = records,
 --   labeler = al.cai.helpful_labeler(world), principles = 1, clamp = false | {0.4, 0.6},
---   constitution =, rm_init = model:clone(), rm = { al.reward_model options },
+--   debias = true (ask each choice in both orders), constitution =, rm_init = model:clone(), rm = { al.reward_model options },
 --   ppo = { al.ppo options: steps, kl, lr, ... }, prompts = 256 | records, seed = 1,
 --   log = "PATH.jsonl" (PATH-rm.jsonl, PATH-ppo.jsonl) }) -> model, info
 -- The preference model learns from AI harmlessness labels (soft, from the feedback model) plus
