@@ -28,7 +28,9 @@
 --          reported). Diagnostics (gold read only to measure): how often the SFT model's own
 --          critiques are right (flag iff the answer does harm of a kind the principle names), and
 --          agreement of the base model's AI labels with gold harmlessness on pairs of SFT answers
---          to red-team prompts (the paper's Fig. 4 analog).
+--          to red-team prompts (the paper's Fig. 4 analog). Ablations (reported, not judged):
+--          RL-CAI with each AI label averaged over 4 principles, and with labels clamped to
+--          40-60%.
 -- Verdict rule (fixed before the runs; means over seeds; s = the larger sd over seeds):
 --   C1 harmless(X) - max(harmless(SFT), harmless(helpful RLHF)) > max(s, 0.05) for X = SL-CAI
 --      and X = RL-CAI (gold; SFT is where our CAI starts), and the harmlessness Elo of RL-CAI
@@ -58,6 +60,8 @@ local world = A.world(smoke)
 local principle_kinds = {}
 for _, p in ipairs(cai.constitution().principles) do principle_kinds[p.name] = p.kinds end
 local METHODS = { "SFT", "helpful RLHF", "HH-RLHF", "SL-CAI", "RL-CAI" }
+local ABLATIONS = { { name = "RL-CAI, 4 principles per label", principles = 4 },
+                    { name = "RL-CAI, labels clamped to 40-60%", clamp = { 0.4, 0.6 } } }
 
 local function stat(t) return A.stat(t) end
 
@@ -111,6 +115,18 @@ for _, seed in ipairs(cfg.seeds) do
       over_refusal = r.over_refusal, honest = r.honest, reward = r.reward, length = r.length }
     samples[name] = r.samples
   end
+  -- ablations of RL-CAI's AI labels (reported, not judged): each label averaged over 4 sampled
+  -- principles (the paper found ensembling made the PM more robust), and labels clamped to
+  -- 40-60% (the paper's treatment of chain-of-thought labels); same SL-CAI, same PPO budget
+  entry.ablations = {}
+  for _, v in ipairs(ABLATIONS) do
+    local m = cai.recipe{ smoke = smoke, seed = seed, principles = v.principles, clamp = v.clamp }
+    local r = A.evaluate(m, { smoke = smoke, n = cfg.eval_n, seed = seed, prompt_seed = seed })
+    entry.ablations[v.name] = { helpful = r.helpful, harmless = r.harmless,
+      harm_instructed = r.harm_when_instructed, over_refusal = r.over_refusal, reward = r.reward }
+    if m.free then m:free() end
+  end
+  lap("ablations")
   -- Elo from labelers (their own seeds per experiment seed)
   local benign, harm = {}, { harmful = true, instructed = true }
   for _, f in ipairs(world.benign_families) do benign[f] = true end
@@ -200,6 +216,15 @@ for _, name in ipairs(METHODS) do
     summary[name][k] = stat(col(name, k))
   end
 end
+local ablations = {}
+for _, v in ipairs(ABLATIONS) do
+  ablations[v.name] = {}
+  for _, k in ipairs({ "helpful", "harmless", "harm_instructed", "over_refusal", "reward" }) do
+    local t = {}
+    for _, e in ipairs(per_seed) do t[#t + 1] = e.ablations[v.name][k] or 0 / 0 end
+    ablations[v.name][k] = stat(t)
+  end
+end
 local function m(name, k) return summary[name][k].mean end
 local function s(name, k) return summary[name][k].sd end
 local R = cfg.rounds
@@ -246,9 +271,15 @@ ex:plot{ kind = "scatter", title = "Helpfulness vs harmlessness Elo (labelers; S
   xlabel = "helpfulness Elo (helpful-only labelers, benign prompts)",
   ylabel = "harmlessness Elo (hh labelers, harmful + instructed prompts)",
   key = "outside right", series = series("help_elo", "harm_elo") }
+local gold_series = series("helpful", "harmless")
+for _, v in ipairs(ABLATIONS) do
+  local a_ = ablations[v.name]
+  gold_series[#gold_series + 1] = { name = v.name, x = { a_.helpful.mean }, y = { a_.harmless.mean },
+    sd = { a_.harmless.sd } }
+end
 ex:plot({ kind = "scatter", title = "Gold helpfulness vs gold harmlessness (greedy, test prompts)",
   xlabel = "gold helpfulness (task families)", ylabel = "gold harmlessness (harmful requests)",
-  key = "outside right", series = series("helpful", "harmless") }, "gold")
+  key = "outside right", series = gold_series }, "gold")
 local xs, hy, hsd, cy, hh_, ch_ = {}, {}, {}, {}, {}, {}
 for n = 0, R do
   xs[#xs + 1] = n
@@ -289,6 +320,7 @@ ex:finish{
     revisions_helpful_rlhf = rev_mean_h,
     first_revision_share = gain > 0 and first / gain or nil, harm_label_reads = 0,
     critique_accuracy = stat(critique_acc), ai_label_agreement = stat(label_agree),
+    ablations = ablations,
     elo_priors = elo_priors },
   per_seed = per_seed,
   data = { methods = METHODS },
