@@ -5,7 +5,8 @@
 //
 // Determinism: every output element is computed by a fixed sequence of float operations, whatever
 // the number of OpenMP threads: threads split independent rows (or independent columns of a
-// parameter gradient), never a reduction. Row sums use 8 fixed lanes (sum8/dot8), which gives the
+// parameter gradient), never a reduction; products are cut into blocks of rows on the sgemm
+// kernel's tile edges (see gemm below). Row sums use 8 fixed lanes (sum8/dot8), which gives the
 // same bits whether or not the compiler vectorises them. Inner loops carry `#pragma omp simd` so
 // that GCC's -O2 cost model still vectorises loops of unknown length (no reductions are marked,
 // so no reassociation happens).
@@ -15,11 +16,68 @@
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
 // below this many floats of work a parallel region costs more than it saves
 #define PAR_MIN 32768
+
+// ---- matrix products: one thread pool ----
+// OpenBLAS (Debian's 0.3.21, pthreads build) has its own worker threads, separate from OpenMP's.
+// Each pool's idle workers busy-wait for a while before sleeping (libgomp spins by default,
+// OpenBLAS loops on sched_yield), so with two threads on two cores a product handed to
+// OpenBLAS's worker right after an OpenMP region (attention, LayerNorm, GELU) finds that core
+// taken by OpenMP's spinning worker, and vice versa: at two threads a sampling step ran 3-5x and
+// a training step 1.1-1.3x slower than at one. So products never use OpenBLAS's threads: a
+// product runs on an OpenMP team as large as the larger of the two thread counts (OpenMP's and
+// OPENBLAS_NUM_THREADS), with OpenBLAS held at one thread for the call (its thread count is a
+// global; setting it costs ~10 ns), and one pool serves every parallel loop. A product of at
+// least GEMM_SPLIT_MIN multiply-adds is cut into one block of output rows per thread, each an
+// ordinary single-threaded cblas_sgemm; smaller ones run whole on the calling thread.
+// The cuts fall on multiples of GEMM_ROW_TILE rows: OpenBLAS's sgemm kernel for this machine
+// (Haswell/Zen) works on tiles of 12 rows of a row-major C, and an element's sum depends on the
+// tile it falls in, so with cuts on tile edges every element gets the same bits as in one call:
+// on this kernel results do not depend on the thread count (cutting columns, or rows elsewhere,
+// changes the last bits of some elements; so does OpenBLAS's own threading). On a CPU where
+// OpenBLAS picks a kernel with other tiles, a given thread count still repeats its bits, but
+// two threads may differ from one in the last bits (tests/core/test_ops_threads.c checks both). At one thread of each kind the
+// call is a plain cblas_sgemm, as before. Core is not called from several host threads at once;
+// inside an OpenMP region a product is not cut again.
+#define GEMM_SPLIT_MIN 262144.0 // M*N*K; also OpenBLAS's own threshold for threading a product
+#define GEMM_ROW_TILE 12
+
+// first row of block `part` of nt: the nearest multiple of GEMM_ROW_TILE to part * M / nt
+static int gemm_cut(int M, int part, int nt) {
+  if (part >= nt) return M;
+  long r = ((long)part * M / nt + GEMM_ROW_TILE / 2) / GEMM_ROW_TILE * GEMM_ROW_TILE;
+  return r < M ? (int)r : M;
+}
+
+// C (M,N) = op(A) op(B) + beta C, row-major
+static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  int nb = openblas_get_num_threads(), nt = omp_get_max_threads();
+  if (nb > nt) nt = nb;
+  if (nt <= 1 || omp_in_parallel()) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (nb > 1) openblas_set_num_threads(1);
+  if ((double)M * N * K < GEMM_SPLIT_MIN || gemm_cut(M, 1, nt) == 0) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int part = 0; part < nt; part++) {
+      int i0 = gemm_cut(M, part, nt), i1 = gemm_cut(M, part + 1, nt);
+      if (i1 <= i0) continue;
+      const float *Ap = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
+      cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, N, K, 1.0f, Ap, lda, B, ldb, beta,
+                  C + (size_t)i0 * ldc, ldc);
+    }
+  }
+  if (nb > 1) openblas_set_num_threads(nb);
+}
 
 // ---- fixed-order reductions (sum8, dot8 in ops_impl.h) ----
 
@@ -93,8 +151,7 @@ void al_linear_forward(float *out, const float *inp, const float *w, const float
       memset(o, 0, (size_t)OC * sizeof(float));
   }
   if (IC == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 1.0f,
-              out, OC);
+  gemm(CblasNoTrans, CblasNoTrans, N, OC, IC, inp, IC, w, OC, 1.0f, out, OC);
 }
 
 void al_linear_forward_ref(float *out, const float *inp, const float *w, const float *bias,
@@ -112,11 +169,9 @@ void al_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
   assert(dout && N >= 0 && IC >= 0 && OC >= 0);
   if (N == 0 || OC == 0) return;
   if (dinp && IC > 0) // dinp (N,IC) += dout (N,OC) @ w^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 1.0f,
-                dinp, IC);
+    gemm(CblasNoTrans, CblasTrans, N, IC, OC, dout, OC, w, OC, 1.0f, dinp, IC);
   if (dw && IC > 0) // dw (IC,OC) += inp^T @ dout
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC,
-                1.0f, dw, OC);
+    gemm(CblasTrans, CblasNoTrans, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
   if (dbias) // dbias (OC) += column sums of dout, rows in order
     for (int n = 0; n < N; n++) {
       const float *g = dout + (size_t)n * OC;
@@ -155,8 +210,7 @@ void al_lmhead_forward(float *logits, const float *inp, const float *wte, int N,
   assert(logits && inp && wte && N >= 0 && C > 0 && V >= 0);
   if (N == 0 || V == 0) return;
   // logits (N,V) = inp (N,C) @ wte^T
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, inp, C, wte, C, 0.0f,
-              logits, V);
+  gemm(CblasNoTrans, CblasTrans, N, V, C, inp, C, wte, C, 0.0f, logits, V);
 }
 
 void al_lmhead_forward_ref(float *logits, const float *inp, const float *wte, int N, int C, int V) {
@@ -173,11 +227,9 @@ void al_lmhead_backward(float *dinp, float *dwte, const float *dlogits, const fl
   assert(dlogits && N >= 0 && C > 0 && V >= 0);
   if (N == 0 || V == 0) return;
   if (dinp) // dinp (N,C) += dlogits (N,V) @ wte (V,C)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, dlogits, V, wte, C,
-                1.0f, dinp, C);
+    gemm(CblasNoTrans, CblasNoTrans, N, C, V, dlogits, V, wte, C, 1.0f, dinp, C);
   if (dwte) // dwte (V,C) += dlogits^T @ inp
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, dlogits, V, inp, C,
-                1.0f, dwte, C);
+    gemm(CblasTrans, CblasNoTrans, V, C, N, dlogits, V, inp, C, 1.0f, dwte, C);
 }
 
 void al_lmhead_backward_ref(float *dinp, float *dwte, const float *dlogits, const float *inp,

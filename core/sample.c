@@ -1,10 +1,10 @@
 // alignlab core: KV-cached incremental forward, batched sampling, teacher-forced scoring and exact
 // KL (contracts in al_sample.h). The incremental forward mirrors gpt.c's full forward one row per
-// sequence: projections are cblas_sgemm over the N active rows, LayerNorm and GELU are the shared
-// kernels, attention over the cache is the loop below. Nothing here writes the model.
+// sequence: projections are the shared linear / LM-head kernels over the N active rows (ops.c runs
+// them on the OpenMP team, never on OpenBLAS's own threads), LayerNorm and GELU are the shared
+// kernels too, attention over the cache is the loop below. Nothing here writes the model.
 #include "al_sample.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,14 +106,6 @@ al_status al_kvcache_fit(al_kvcache **c, const al_gpt_config *cfg, int B, int ma
 
 // ---- incremental forward -----------------------------------------------------------------------
 
-// out (N,OC) = inp (N,IC) @ w (IC,OC) + bias (OC)
-static void matmul_bias(float *out, const float *inp, const float *w, const float *bias, int N,
-                        int IC, int OC) {
-  for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 1.0f,
-              out, OC);
-}
-
 // a . b over n floats, with 8 partial sums so that the compiler can vectorise it without
 // reassociating (the order is fixed by this code, so results do not depend on the machine's
 // vector width)
@@ -170,7 +162,7 @@ al_status al_sample_step(const al_gpt *m, al_kvcache *c, const int *tokens, cons
   for (int l = 0; l < L; l++) {
     size_t lC = (size_t)l * C;
     al_layernorm_forward(ln, c->mean, c->rstd, x, p->ln1w + lC, p->ln1b + lC, N, C, cfg->ln_eps);
-    matmul_bias(qkv, ln, p->qkvw + lC * 3 * C, p->qkvb + lC * 3, N, C, 3 * C);
+    al_linear_forward(qkv, ln, p->qkvw + lC * 3 * C, p->qkvb + lC * 3, N, C, 3 * C);
     // K and V of this position into the cache: (L,B,NH,maxT,HS)
     float *Kl = c->k + (size_t)l * c->B * maxT * C, *Vl = c->v + (size_t)l * c->B * maxT * C;
     for (int i = 0; i < N; i++) {
@@ -207,19 +199,18 @@ al_status al_sample_step(const al_gpt *m, al_kvcache *c, const int *tokens, cons
       for (int j = 0; j < HS; j++) o[j] = 0.0f;
       for (int t = 0; t < T1; t++) axpy(o, a[t] * inv, Vs + (size_t)t * HS, HS);
     }
-    matmul_bias(proj, atty, p->attprojw + lC * C, p->attprojb + lC, N, C, C);
+    al_linear_forward(proj, atty, p->attprojw + lC * C, p->attprojb + lC, N, C, C);
     for (size_t j = 0; j < (size_t)N * C; j++) x[j] += proj[j];
     al_layernorm_forward(ln, c->mean, c->rstd, x, p->ln2w + lC, p->ln2b + lC, N, C, cfg->ln_eps);
-    matmul_bias(c->fch, ln, p->fcw + lC * 4 * C, p->fcb + lC * 4, N, C, 4 * C);
+    al_linear_forward(c->fch, ln, p->fcw + lC * 4 * C, p->fcb + lC * 4, N, C, 4 * C);
     al_gelu_forward(c->fchg, c->fch, N * 4 * C);
-    matmul_bias(proj, c->fchg, p->fcprojw + lC * 4 * C, p->fcprojb + lC, N, 4 * C, C);
+    al_linear_forward(proj, c->fchg, p->fcprojw + lC * 4 * C, p->fcprojb + lC, N, 4 * C, C);
     for (size_t j = 0; j < (size_t)N * C; j++) x[j] += proj[j];
   }
   if (logits) {
     al_layernorm_forward(ln, c->mean, c->rstd, x, p->lnfw, p->lnfb, N, C, cfg->ln_eps);
     // logits (N,V) = ln (N,C) @ wte^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, ln, C, p->wte, C, 0.0f,
-                logits, V);
+    al_lmhead_forward(logits, ln, p->wte, N, C, V);
   }
   return AL_OK;
 }

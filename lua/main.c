@@ -318,9 +318,11 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  // OpenMP (attention, LayerNorm) spins while it waits; beside OpenBLAS's own threads on a busy
-  // two-core machine that oversubscription made a tiny model's step 15x slower. Unless the user
-  // asks (OMP_NUM_THREADS), the OpenMP loops run on one thread; sgemm keeps its own threads.
+  // Unless the user asks (OMP_NUM_THREADS), the OpenMP loops (attention, LayerNorm, GELU) run on
+  // one thread: `alignlab reproduce` runs two single-threaded jobs side by side, and spinning
+  // OpenMP workers would oversubscribe the cores. Matrix products run on an OpenMP team as large
+  // as OPENBLAS_NUM_THREADS (core/ops.c), never on OpenBLAS's own threads, so the two pools no
+  // longer spin against each other; OMP_NUM_THREADS=2 makes the OpenMP loops parallel too.
   if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
   opts o;
   memset(&o, 0, sizeof o);
