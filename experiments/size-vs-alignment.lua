@@ -18,6 +18,11 @@
 --   Z2 winrate(PPO_XS vs base_M) - 0.5 > s
 --   reproduced: both; partly: one; not reproduced: neither; a single seed: inconclusive.
 --   The paper's 85% is reported beside ours.
+-- Diagnostic (reported, never judged; added in session 2, after the verdict was known, to test
+--   the cause papers/instructgpt.md names: PPO over-optimises a reward model that agrees with
+--   gold only ~60% of the time): the same PPO from each size's SFT against a size-S reward model
+--   trained on the same number of comparisons labelled by the gold reward instead of hh
+--   labelers. Its win rates against base are recorded beside Z1/Z2; the verdict ignores them.
 -- Outputs: figures/size-vs-alignment.{svg,png,json}
 local al = require "al"
 local A = al.recipes.assistant
@@ -58,11 +63,16 @@ for _, seed in ipairs(cfg.seeds) do
                         exclude = cfg.exclude }
     resp["PPO-" .. sz] = A.responses(pol, prompts)
     if pol.free then pol:free() end
+    local gpol = A.rlhf{ smoke = smoke, size = sz, seed = seed, labeler = "gold", beta = cfg.beta,
+                         exclude = cfg.exclude }
+    resp["PPOgold-" .. sz] = A.responses(gpol, prompts)
+    if gpol.free then gpol:free() end
   end
-  local e = { seed = seed, same_size = {}, vs_sft_large = {}, gold_reward = {} }
+  local e = { seed = seed, same_size = {}, vs_sft_large = {}, gold_reward = {}, gold_rm_same_size = {} }
   for _, sz in ipairs(sizes) do
     e.same_size[sz] = A.winrate(world, prompts, resp["PPO-" .. sz], resp["base-" .. sz])
-    for _, kind in ipairs({ "base", "SFT", "PPO" }) do
+    e.gold_rm_same_size[sz] = A.winrate(world, prompts, resp["PPOgold-" .. sz], resp["base-" .. sz])
+    for _, kind in ipairs({ "base", "SFT", "PPO", "PPOgold" }) do
       local key = kind .. "-" .. sz
       e.vs_sft_large[key] = A.winrate(world, prompts, resp[key], resp["SFT-" .. large])
       local g = 0
@@ -72,6 +82,7 @@ for _, seed in ipairs(cfg.seeds) do
   end
   e.small_aligned_vs_large_base = A.winrate(world, prompts, resp["PPO-" .. small], resp["base-" .. large])
   e.small_sft_vs_large_base = A.winrate(world, prompts, resp["SFT-" .. small], resp["base-" .. large])
+  e.small_gold_rm_vs_large_base = A.winrate(world, prompts, resp["PPOgold-" .. small], resp["base-" .. large])
   per_seed[#per_seed + 1] = e
   collectgarbage()
 end
@@ -81,10 +92,11 @@ local function col(f)
   for _, e in ipairs(per_seed) do v[#v + 1] = f(e) end
   return v
 end
-local summary = { same_size = {}, vs_sft_large = {}, gold_reward = {} }
+local summary = { same_size = {}, vs_sft_large = {}, gold_reward = {}, gold_rm_same_size = {} }
 for _, sz in ipairs(sizes) do
   summary.same_size[sz] = A.stat(col(function(e) return e.same_size[sz] end))
-  for _, kind in ipairs({ "base", "SFT", "PPO" }) do
+  summary.gold_rm_same_size[sz] = A.stat(col(function(e) return e.gold_rm_same_size[sz] end))
+  for _, kind in ipairs({ "base", "SFT", "PPO", "PPOgold" }) do
     local key = kind .. "-" .. sz
     summary.vs_sft_large[key] = A.stat(col(function(e) return e.vs_sft_large[key] end))
     summary.gold_reward[key] = A.stat(col(function(e) return e.gold_reward[key] end))
@@ -92,11 +104,12 @@ for _, sz in ipairs(sizes) do
 end
 summary.small_aligned_vs_large_base = A.stat(col(function(e) return e.small_aligned_vs_large_base end))
 summary.small_sft_vs_large_base = A.stat(col(function(e) return e.small_sft_vs_large_base end))
+summary.small_gold_rm_vs_large_base = A.stat(col(function(e) return e.small_gold_rm_vs_large_base end))
 
 -- figure: Fig. 1's layout: win rate against SFT-M by size (parameters), one line per method
 local series = {}
-for _, kind in ipairs({ "PPO", "SFT", "base" }) do
-  local s = { name = kind, x = {}, y = {}, sd = {} }
+for _, kind in ipairs({ "PPO", "PPOgold", "SFT", "base" }) do
+  local s = { name = kind == "PPOgold" and "PPO, gold-labelled RM (diagnostic)" or kind, x = {}, y = {}, sd = {} }
   for i, sz in ipairs(sizes) do
     local st = summary.vs_sft_large[kind .. "-" .. sz]
     s.x[i], s.y[i], s.sd[i] = params[sz] > 0 and params[sz] or i, st.mean, st.sd
@@ -123,9 +136,14 @@ local parts = {}
 for _, sz in ipairs(sizes) do
   parts[#parts + 1] = string.format("%s %.0f%%", sz, 100 * summary.same_size[sz].mean)
 end
-local ours = string.format("PPO vs base same size: %s (paper 85%%); PPO-%s vs base-%s (%.0fx params): %.0f +- %.0f%%",
+local gparts = {}
+for _, sz in ipairs(sizes) do
+  gparts[#gparts + 1] = string.format("%s %.0f%%", sz, 100 * summary.gold_rm_same_size[sz].mean)
+end
+local ours = string.format("PPO vs base same size: %s (paper 85%%); PPO-%s vs base-%s (%.0fx params): %.0f +- %.0f%%; diagnostic, RM on gold labels: %s, PPO-%s vs base-%s %.0f%%",
   table.concat(parts, ", "), small, large, params[small] > 0 and params[large] / params[small] or 0,
-  100 * z2s.mean, 100 * z2s.sd)
+  100 * z2s.mean, 100 * z2s.sd, table.concat(gparts, ", "), small, large,
+  100 * summary.small_gold_rm_vs_large_base.mean)
 -- one seed has no spread to compare an effect with: no claim either way
 if #cfg.seeds < 2 then verdict = "inconclusive" end
 ex:finish{
@@ -134,5 +152,6 @@ ex:finish{
   per_seed = per_seed, data = { cpu_seconds = os.clock(), params = params, sizes = sizes },
   notes = "One size-S hh reward model per seed scores every policy; base and SFT per size are shared across seeds. " ..
     "The parameter ratio is ~18x, not InstructGPT's 100x. Gold judge, not labelers." ..
+    " The gold-labelled-RM arm (PPOgold) is a diagnostic added in session 2 after the verdict was known; it does not enter the verdict." ..
     " Shared-model budgets (al.recipes.assistant REV 4) were raised once before any full run, on the quality of the shared models alone: pretraining 1200 -> 3000 steps (base greedy helpfulness 0.53 -> 0.86), SFT 2 -> 3 epochs on 3000 demos, RM 2000 pairs x 2 epochs (held-out accuracy 0.48, chance) -> 4000 x 4 epochs, PPO lr 3e-5 -> 5e-5; nothing was changed after seeing a verdict; REV 5 (session 2) added the feedback language to the corpus (12% of documents, for Constitutional AI) and raised the context 48 -> 64, which changes every assistant model and so every number here.",
 }
