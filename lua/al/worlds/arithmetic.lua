@@ -359,46 +359,28 @@ end
 
 -- ---- scripted policy, pairs, evaluation -----------------------------------------------------
 
-local Scripted = {}
-Scripted.__index = Scripted
-
 -- world:scripted_policy{ error_rate = 0.3 } -> :generate(prompts, opts) writing solutions
 -- with one wrong step at that rate (no model needed).
 function World:scripted_policy(opts)
   local o = common.options(opts, { error_rate = 0.3 }, "arithmetic:scripted_policy")
-  return setmetatable({ world = self, error_rate = o.error_rate, calls = 0 }, Scripted)
-end
-
-function Scripted:generate(prompts, opts)
-  opts = opts or {}
-  self.calls = self.calls + 1
-  local w = self.world
-  local rng = common.rng(w.seed, STREAM.scripted * 1000 + (opts.seed or self.calls) % 100000)
-  local out = {}
-  for i, ids in ipairs(prompts) do
-    local p = w:parse(w.tok:decode(ids))
-    local c = w:encode(w:_noisy_solution(rng, p, self.error_rate, w.options.propagate))
-    c = common.truncate(c, w.tok.eos, opts.max_new)
-    out[i] = c
-  end
-  return out
+  return common.scripted_policy(self, STREAM.scripted, function(rng, p)
+    return self:_noisy_solution(rng, self:parse(p), o.error_rate, self.options.propagate)
+  end, { error_rate = o.error_rate })
 end
 
 function World:calibration_pairs(n)
   n = n or 1500
-  self._calib = self._calib or {}
-  if self._calib[n] then return self._calib[n] end
-  local rng = common.rng(self.seed, STREAM.calibration * 1000)
-  local out = {}
-  for _, rec in ipairs(self:prompts(n * 2, { seed = 977 })) do
-    if #out >= n then break end
-    local p = self:parse(rec)
-    local a = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
-    local b = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
-    if a ~= b then out[#out + 1] = { rec, a, b } end
-  end
-  self._calib[n] = out
-  return out
+  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
+    local out = {}
+    for _, rec in ipairs(self:prompts(n * 2, { seed = 977 })) do
+      if #out >= n then break end
+      local p = self:parse(rec)
+      local a = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
+      local b = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
+      if a ~= b then out[#out + 1] = { rec, a, b } end
+    end
+    return out
+  end)
 end
 
 local CMP_OPTS = { temperature = 1, max_new = 48, seed = 1, batch = 64, top_k = common.NONE,

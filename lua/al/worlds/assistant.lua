@@ -1028,34 +1028,15 @@ end
 
 -- ---- a scripted policy (no model) -----------------------------------------------------------
 
-local Scripted = {}
-Scripted.__index = Scripted
-
 -- world:scripted_policy(profile = "sft") -> an object with :generate(prompts, opts) like a
 -- model's: prompts are token arrays, completions token arrays ending in eos. Responses follow
 -- the behaviour profile; opts.seed seeds them (deterministic).
 function World:scripted_policy(profile)
-  return setmetatable({ world = self, profile = profile or "sft", calls = 0 }, Scripted)
-end
-
-function Scripted:generate(prompts, opts)
-  opts = opts or {}
-  self.calls = self.calls + 1
-  local w = self.world
-  local rng = stream_rng(w, "scripted", (opts.seed or self.calls) % 100000)
-  local out, lps = {}, {}
-  for i, ids in ipairs(prompts) do
-    local p = w.tok:decode(ids)
+  profile = profile or "sft"
+  return common.scripted_policy(self, STREAM.scripted, function(rng, p)
     if not p:match("^<bos>") then p = "<bos> " .. p end
-    local resp = w:respond(p, rng, self.profile)
-    local c = w:encode(resp)
-    c = common.truncate(c, w.tok.eos, opts.max_new)
-    out[i] = c
-    local lp = {}
-    for j = 1, #c do lp[j] = -1 end
-    lps[i] = lp
-  end
-  return out, lps
+    return self:respond(p, rng, profile)
+  end, { profile = profile })
 end
 
 -- ---- evaluation and comparisons -------------------------------------------------------------
@@ -1142,18 +1123,15 @@ end)
 -- scripted SFT-like policy (cached): what labelers calibrate their noise on.
 function World:calibration_pairs(n)
   n = n or 1500
-  self._calib = self._calib or {}
-  if self._calib[n] then return self._calib[n] end
-  local rng = stream_rng(self, "calibration", 0)
-  local recs = self:prompts(n * 2, { seed = 977 })
-  local out = {}
-  for _, rec in ipairs(recs) do
-    if #out >= n then break end
-    local a, b = self:respond(rec, rng, "sft"), self:respond(rec, rng, "sft")
-    if a ~= b then out[#out + 1] = { rec, a, b } end
-  end
-  self._calib[n] = out
-  return out
+  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
+    local out = {}
+    for _, rec in ipairs(self:prompts(n * 2, { seed = 977 })) do
+      if #out >= n then break end
+      local a, b = self:respond(rec, rng, "sft"), self:respond(rec, rng, "sft")
+      if a ~= b then out[#out + 1] = { rec, a, b } end
+    end
+    return out
+  end)
 end
 
 M.PROFILES = PROFILES

@@ -189,6 +189,45 @@ function common.truncate(ids, eos, max_new)
   return c
 end
 
+-- ---- scripted policies and calibration pairs (every world) ----
+
+local Scripted = {}
+Scripted.__index = Scripted
+
+-- common.scripted_policy(world, stream, respond, fields) -> an object with :generate(prompts,
+-- opts) like a model's (no model needed): prompts are token arrays; respond(rng, prompt_string)
+-- returns the response text (no <eos>); completions are token arrays ending in eos, cut at
+-- opts.max_new, with log-probs of -1 per token. opts.seed seeds the draws (else the call count),
+-- from the world's stream `stream`. `fields` (optional) are kept on the object.
+function common.scripted_policy(world, stream, respond, fields)
+  local s = fields or {}
+  s.world, s.stream, s.respond, s.calls = world, stream, respond, 0
+  return setmetatable(s, Scripted)
+end
+
+function Scripted:generate(prompts, opts)
+  opts = opts or {}
+  self.calls = self.calls + 1
+  local w = self.world
+  local rng = common.rng(w.seed, self.stream * 1000 + (opts.seed or self.calls) % 100000)
+  local out, lps = {}, {}
+  for i, ids in ipairs(prompts) do
+    local c = common.truncate(w:encode(self.respond(rng, w.tok:decode(ids))), w.tok.eos, opts.max_new)
+    local lp = {}
+    for j = 1, #c do lp[j] = -1 end
+    out[i], lps[i] = c, lp
+  end
+  return out, lps
+end
+
+-- common.calibration_pairs(world, n, stream, build) -> build(rng) computed once per n and kept
+-- on the world (rng from the world's stream `stream`): what labelers calibrate their noise on.
+function common.calibration_pairs(world, n, stream, build)
+  world._calib = world._calib or {}
+  if not world._calib[n] then world._calib[n] = build(common.rng(world.seed, stream * 1000)) end
+  return world._calib[n]
+end
+
 -- Options of generation for evaluation: greedy when temperature is 0 (top_k = 1 too, for
 -- samplers that treat temperature 0 specially or not at all).
 function common.gen_options(o)

@@ -394,38 +394,20 @@ end
 
 -- A scripted policy (no model): continues each prefix fluently from the grammar state of its
 -- last word, with a sentiment drawn at random (SFT-like: fluent, varied). opts.seed seeds it.
-local Scripted = {}
-Scripted.__index = Scripted
 function World:scripted_policy()
-  return setmetatable({ world = self, calls = 0 }, Scripted)
-end
-function Scripted:generate(prompts, opts)
-  opts = opts or {}
-  self.calls = self.calls + 1
-  local w = self.world
-  local rng = common.rng(w.seed, STREAM.scripted * 1000 + (opts.seed or self.calls) % 100000)
-  local out = {}
-  for i, ids in ipairs(prompts) do
-    local c = w:encode(w:continue(rng, w.tok:decode(ids)))
-    c = common.truncate(c, w.tok.eos, opts.max_new)
-    out[i] = c
-  end
-  return out
+  return common.scripted_policy(self, STREAM.scripted, function(rng, p) return self:continue(rng, p) end)
 end
 
 -- world:calibration_pairs(n = 1500) -> { rec, a, b } pairs of distinct SFT-like continuations.
 function World:calibration_pairs(n)
   n = n or 1500
-  self._calib = self._calib or {}
-  if self._calib[n] then return self._calib[n] end
-  local rng = common.rng(self.seed, STREAM.calibration * 1000)
-  local recs = self:prompts(n, { seed = 977 })
-  local out = {}
-  for i, rec in ipairs(recs) do
-    out[i] = { rec, self:continue(rng, rec) .. " <eos>", self:continue(rng, rec) .. " <eos>" }
-  end
-  self._calib[n] = out
-  return out
+  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
+    local out = {}
+    for i, rec in ipairs(self:prompts(n, { seed = 977 })) do
+      out[i] = { rec, self:continue(rng, rec) .. " <eos>", self:continue(rng, rec) .. " <eos>" }
+    end
+    return out
+  end)
 end
 
 -- world:evaluate(model, { n = 256, temperature = 1, max_new = 16, seed = 1, control = false })
