@@ -1,4 +1,4 @@
--- Tests of the notebook weaver (lua/al/weave.lua, lua/l_weave.c), run inside the alignlab shell
+-- Tests of the notebook weaver (lua/al/weave/, lua/l_weave.c), run inside the alignlab shell
 -- from tests/lua by tests/lua_runner.c. Fixtures: tests/weave/*.md. Each `alignlab weave` run is
 -- a child process (exit codes are part of the contract).
 print("testing weave")
@@ -223,7 +223,7 @@ do
   local cell = b:sub(s, e)
   assert(cell:find("fail.md:8: FAIL-HERE", 1, true), cell)
   assert(cell:find("stack traceback:", 1, true) and cell:find("fail.md:9: in main chunk", 1, true), cell)
-  assert(not cell:find("weave.lua", 1, true), "the weaver's frames are trimmed")
+  assert(not cell:find("al/weave/", 1, true), "the weaver's frames are trimmed")
   assert(not b:find("AFTER-FAILURE</pre>", 1, true) and b:find("not run: an earlier block failed", 1, true))
   -- --keep-going runs the rest; --check fails without writing
   code = run(q(FIX .. "/fail.md") .. " --keep-going -o " .. q(out))
