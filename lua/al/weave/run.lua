@@ -42,7 +42,7 @@ Run.__index = Run
 local function new_env(path)
   local env = setmetatable({}, { __index = _G })
   env._G = env
-  env.al = require "al" -- the user's facade, handed to notebook code (the weaver itself never uses it)
+  env.al = require "al" -- the user's facade, for notebook code (the weaver itself never uses it)
   env.show = function(...)
     local n = select("#", ...)
     for i = 1, n do
