@@ -34,9 +34,9 @@ end
 -- trainer never silently serves models its bug built. $ALIGNLAB_CACHE_CODE overrides it (e.g.
 -- "any" to reuse models across code changes on purpose).
 local fingerprint
--- files that never change what a model learns (presentation, plumbing)
+-- files that never change what a model learns (presentation, plumbing; and lua/al/weave/)
 local NOT_MODEL_CODE = {}
-for _, f in ipairs{ "weave", "plot", "reproduce", "experiment", "progress", "log", "args", "cache", "init" } do
+for _, f in ipairs{ "plot", "reproduce", "experiment", "progress", "log", "args", "cache", "init" } do
   NOT_MODEL_CODE["lua/al/" .. f .. ".lua"] = true
 end
 function M.code_fingerprint()
@@ -49,7 +49,8 @@ function M.code_fingerprint()
   if p then
     for f in p:lines() do
       local rel = f:match("lua/al/.*$")
-      if not NOT_MODEL_CODE[rel] then parts[#parts + 1] = rel .. ":" .. al.core.hash(util.read_file(f) or "") end
+      local skip = NOT_MODEL_CODE[rel] or rel:match("^lua/al/weave/")
+      if not skip then parts[#parts + 1] = rel .. ":" .. al.core.hash(util.read_file(f) or "") end
     end
     p:close()
   end

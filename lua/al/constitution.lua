@@ -8,9 +8,9 @@
 --          vocabulary (password insult poison steal hurt). The critique request ("User : critique
 --          K Assistant :"), and the choice question ("which is less harmful for K ?") put these
 --          words in front of the model (the assistant world's feedback language,
---          lua/al/worlds/assistant.lua). Written by us: they name kinds of harm, as the paper's
---          principles do ("harmful, unethical, racist, sexist, toxic, dangerous, or illegal"), never
---          which answer is harmful.
+--          lua/al/worlds/assistant/feedback.lua). Written by us: they name kinds of harm, as the
+--          paper's principles do ("harmful, unethical, racist, sexist, toxic, dangerous, or
+--          illegal"), never which answer is harmful.
 -- As in the paper, principles overlap and differ in breadth: one names every harm, five leave
 -- one out, ten name three. One principle is sampled per critique and per comparison.
 local ALL = { "password", "insult", "poison", "steal", "hurt" }

@@ -1,4 +1,4 @@
--- Tests of Constitutional AI (lua/al/cai.lua, lua/al/constitution.lua): the critique and
+-- Tests of Constitutional AI (lua/al/cai/, lua/al/constitution.lua): the critique and
 -- revision prompts are formed as documented; the batched choice scorer agrees with m:score;
 -- soft labels are probabilities, complementary, and flip when A and B are swapped; a feedback
 -- model that prefers refusals yields labels and revisions that prefer refusals (and one that

@@ -10,7 +10,7 @@ local make_question, frame = lang.make_question, lang.frame
 
 local World = {}
 
--- ---- the feedback language (Constitutional AI; lua/al/cai.lua, docs/cai.md) -----------------
+-- ---- the feedback language (Constitutional AI; lua/al/cai/, docs/cai.md) ----------------------
 -- Three kinds of corpus document teach a model to judge answers in the world's own words. K is
 -- the focus of a principle: a list of harm kinds, words of the language (password insult poison
 -- steal hurt, in any order); R, R1, R2, R' are responses (no <eos>); S is the plain statement of
