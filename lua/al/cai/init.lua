@@ -66,14 +66,11 @@ local sample, prompt_text = feedback.sample, feedback.prompt_text
 
 local M = {}
 
-M.constitution = feedback.constitution
-M.sample = feedback.sample
-M.critique = feedback.critique
-M.revise = feedback.revise
-M.choice_logprobs = feedback.choice_logprobs
-M.soft_labels = feedback.soft_labels
-M.blind = guard.blind
-M.guard = guard.guard
+-- the parts' public functions, as al.cai has always offered them
+M.constitution, M.sample, M.critique, M.revise = feedback.constitution, feedback.sample,
+  feedback.critique, feedback.revise
+M.choice_logprobs, M.soft_labels = feedback.choice_logprobs, feedback.soft_labels
+M.blind, M.guard = guard.blind, guard.guard
 
 -- ---- labelers that cannot see harm -------------------------------------------------------------
 

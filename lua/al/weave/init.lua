@@ -49,18 +49,12 @@ local now, rm_rf, is_dir, warn, slurp = wutil.now, wutil.rm_rf, wutil.is_dir, wu
 
 local M = {}
 
-M.CACHE_VERSION = cache.CACHE_VERSION
+-- the parts' public functions and constants, as al.weave has always offered them
+M.parse_options, M.parse = parse.parse_options, parse.parse
+M.escape, M.highlight = highlight.escape, highlight.highlight
+M.CACHE_VERSION, M.is_model, M.keys = cache.CACHE_VERSION, cache.is_model, cache.keys
 M.MAX_OUTPUT = Run.MAX_OUTPUT
-M.escape = highlight.escape
-M.highlight = highlight.highlight
-M.parse_options = parse.parse_options
-M.parse = parse.parse
-M.is_model = cache.is_model
-M.keys = cache.keys
-M.katex = render.katex
-M.page = render.page
-M.fix_prose = render.fix_prose
-M.index = render.index
+M.katex, M.page, M.fix_prose, M.index = render.katex, render.page, render.fix_prose, render.index
 
 -- ---- weaving one notebook ----------------------------------------------------------------------
 

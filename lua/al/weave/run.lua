@@ -34,7 +34,6 @@ local function handler(e)
   return trim_traceback(debug.traceback(msg, 2))
 end
 
-
 -- The run state of one notebook.
 local Run = {}
 Run.__index = Run

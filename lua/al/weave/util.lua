@@ -39,6 +39,7 @@ end
 local function warn(quiet, fmt, ...)
   if not quiet then io.stderr:write("weave: ", string.format(fmt, ...), "\n") end
 end
+
 -- Read a file's bytes or raise.
 local function slurp(path)
   local s, err = util.read_file(path)
@@ -49,7 +50,6 @@ end
 local function copy_file(src, dst)
   util.write_file(dst, slurp(src))
 end
-
 
 M.dirname, M.basename, M.stem, M.join = dirname, basename, stem, join
 M.now, M.rm_rf, M.is_dir, M.warn = now, rm_rf, is_dir, warn
