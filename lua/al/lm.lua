@@ -4,6 +4,7 @@
 -- schedule, an eval split with eval loss, JSONL logs, checkpoints and exact resume (al/train.lua).
 -- Logged per step: loss, lr, grad_norm, epoch, tokens (trained tokens in the batch), and
 -- eval_loss every eval_every steps when there is an eval split.
+local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 
@@ -50,7 +51,6 @@ function M.records(fname, model, data, o, sft)
 end
 
 function M.train(fname, model, data, opts, sft)
-  local al = require "al"
   local o = util.opts(fname, opts, DEFAULTS)
   train.check_common(fname, o)
   local recs = M.records(fname, model, data, o, sft)
@@ -58,11 +58,11 @@ function M.train(fname, model, data, opts, sft)
   recs, evals = train.split(recs, o.eval, o.seed, 77)
   local steps = o.steps
   if steps <= 0 then steps = train.steps_for(#recs, o.batch_size, o.epochs > 0 and o.epochs or 1) end
-  local opt = al.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip, betas = o.betas })
+  local opt = core.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip, betas = o.betas })
   local bs = math.min(o.batch_size, #recs)
   local eval_every = o.eval_every > 0 and o.eval_every or math.max(1, steps // 10)
   local hist = train.run{
-    name = fname, steps = steps, log = o.log, progress = o.progress, ckpt = o.ckpt,
+    name = fname, steps = steps, sched = o, log = o.log, progress = o.progress, ckpt = o.ckpt,
     save_every = o.save_every, resume = o.resume,
     save = function(dir) train.save_state(dir, { model = model }, { model = opt }) end,
     load = function(dir) train.load_state(dir, { model = model }, { model = opt }) end,
@@ -73,15 +73,10 @@ function M.train(fname, model, data, opts, sft)
       local tot, cnt = 0, 0
       for b = 1, #seqs do tot, cnt = tot + res.sum[b], cnt + res.count[b] end
       if cnt == 0 then error(fname .. ": a batch has no trained tokens (check start/mask)", 0) end
-      local loss = -tot / cnt
-      ctx:check(loss, "loss")
       local dsum = {}
       for b = 1, #seqs do dsum[b] = -1 / cnt end
-      model:zero_grad()
-      model:backward{ dsum = dsum }
-      local lr = train.lr_at(o, step, steps)
-      local gnorm = ctx:opt_step(opt, model, lr, loss)
-      local m = { loss = loss, lr = lr, grad_norm = gnorm, epoch = epoch, tokens = cnt }
+      local m = ctx:update(model, opt, { dsum = dsum }, -tot / cnt)
+      m.epoch, m.tokens = epoch, cnt
       if #evals > 0 and ((step + 1) % eval_every == 0 or step + 1 == steps) then
         m.eval_loss = M.eval_loss(model, evals, 64)
       end

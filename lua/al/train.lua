@@ -13,11 +13,12 @@
 -- (written atomically, last) names the newest complete step directory. A crash while saving
 -- leaves latest.json pointing at the previous, intact checkpoint; the two newest are kept.
 -- Not here: the numerics of the objectives (al.objective, core/al_obj.h), the models (al.gpt).
+local core = require "al.core"
 local util = require "al.util"
+local log_mod = require "al.log"
+local progress = require "al.progress"
 
 local M = {}
-
-local function al_() return require "al" end
 
 -- ---- data ----
 
@@ -218,7 +219,7 @@ function M.split(recs, frac, seed, stream)
   if n_eval >= #recs then error("eval split leaves no training data", 0) end
   local idx = {}
   for i = 1, #recs do idx[i] = i end
-  al_().rng(seed, stream):shuffle(idx)
+  core.rng(seed, stream):shuffle(idx)
   local is_eval = {}
   for i = 1, n_eval do is_eval[idx[i]] = true end
   local tr, ev = {}, {}
@@ -247,7 +248,7 @@ function M.batch_indices(n, bs, step, seed, key)
   else
     perm = {}
     for i = 1, n do perm[i] = i end
-    al_().rng(seed, 1000 + epoch):shuffle(perm)
+    core.rng(seed, 1000 + epoch):shuffle(perm)
     if key then perm_cache[key] = { n = n, seed = seed, epoch = epoch, perm = perm } end
   end
   return table.move(perm, k * bs + 1, math.min((k + 1) * bs, n), 1, {}), epoch
@@ -344,10 +345,32 @@ function Ctx:opt_step(opt, model, lr, loss, which)
   return g
 end
 
+-- The learning rate of the step being run: M.lr_at(sched, step, steps) with the schedule options
+-- the context was made with (lr, warmup, min_lr, schedule: the trainer's options table).
+function Ctx:lr()
+  return M.lr_at(self.sched, self.step - 1, self.steps)
+end
+
+-- The tail of every gradient step: the loss checked, model's gradients zeroed and filled by
+-- model:backward(grads) (e.g. { dsum = ... }), then opt:step at the scheduled learning rate with
+-- the optimizer's global-norm clip and the non-finite guard. Returns the step's metrics so far,
+-- { loss, lr, grad_norm }, for the trainer to complete.
+function Ctx:update(model, opt, grads, loss)
+  self:check(loss, "loss")
+  model:zero_grad()
+  model:backward(grads)
+  local lr = self:lr()
+  local gnorm = self:opt_step(opt, model, lr)
+  return { loss = loss, lr = lr, grad_norm = gnorm }
+end
+
 M.Ctx = Ctx
 
--- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step).
-function M.new_ctx(name) return setmetatable({ name = name, step = 0 }, Ctx) end
+-- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step);
+-- sched (the trainer's options: lr, warmup, min_lr, schedule) and steps feed Ctx:lr.
+function M.new_ctx(name, sched, steps)
+  return setmetatable({ name = name, step = 0, sched = sched, steps = steps }, Ctx)
+end
 
 local function latest_file(dir) return dir .. "/latest.json" end
 
@@ -355,7 +378,7 @@ local function latest_file(dir) return dir .. "/latest.json" end
 function M.latest(dir)
   local f = latest_file(dir)
   if not util.file_exists(f) then return nil end
-  local st = al_().json.read(f)
+  local st = core.json.read(f)
   return dir .. "/" .. st.dir, st.step
 end
 
@@ -371,15 +394,14 @@ end
 
 -- Write a checkpoint of step `step`: save(sdir) fills DIR/step-N, then latest.json moves to it.
 local function checkpoint(dir, step, save)
-  local al = al_()
   util.mkdir_p(dir)
   local name = string.format("step-%08d", step)
   local sdir = dir .. "/" .. name
   if util.file_exists(sdir .. "/trainer.json") then rm_tree(sdir) end
   util.mkdir_p(sdir)
   save(sdir)
-  local prev = util.file_exists(latest_file(dir)) and al.json.read(latest_file(dir)) or nil
-  al.json.write(latest_file(dir), { dir = name, step = step, prev = prev and prev.dir or nil })
+  local prev = util.file_exists(latest_file(dir)) and core.json.read(latest_file(dir)) or nil
+  core.json.write(latest_file(dir), { dir = name, step = step, prev = prev and prev.dir or nil })
   -- keep the two newest
   if prev and prev.prev and prev.prev ~= name and prev.prev ~= prev.dir then rm_tree(dir .. "/" .. prev.prev) end
 end
@@ -388,15 +410,15 @@ end
 -- logged a few more), so the log reads as one uninterrupted run.
 local function trim_log(path, upto)
   if not util.file_exists(path) then return end
-  local al = al_()
   local keep = {}
-  for rec in al.jsonl.lines(path) do
+  for rec in core.jsonl.lines(path) do
     if type(rec) == "table" and type(rec.step) == "number" and rec.step <= upto then keep[#keep + 1] = rec end
   end
-  al.jsonl.write(path, keep)
+  core.jsonl.write(path, keep)
 end
 
--- M.run{ name=, steps=, step=function(step, ctx) -> metrics table (with .loss),
+-- M.run{ name=, steps=, step=function(step, ctx) -> metrics table (with .loss), sched=options
+--        (lr, warmup, min_lr, schedule: the learning rate of ctx:lr and ctx:update),
 --        log=path|nil, progress=bool, ckpt=dir|nil, save_every=k, resume=dir|nil,
 --        save=function(dir) (write the state into dir), load=function(dir, step) (read it) }
 -- Runs steps [start, steps): start = 0, or the step of the checkpoint in `resume` (then further
@@ -405,11 +427,9 @@ end
 -- progress bar. A final checkpoint is written at the end when ckpt is set.
 -- Returns the list of per-step metrics of this run.
 function M.run(o)
-  local al = al_()
-  local core = al.core
   local start = 0
   local ckpt = o.ckpt or o.resume
-  local ctx = M.new_ctx(o.name)
+  local ctx = M.new_ctx(o.name, o.sched, o.steps)
   if o.resume then
     local sdir, step = M.latest(o.resume)
     if sdir then
@@ -424,9 +444,9 @@ function M.run(o)
   local log
   if o.log then
     if start > 0 then trim_log(o.log, start) end
-    log = al.log(o.log, { append = start > 0 })
+    log = log_mod(o.log, { append = start > 0 })
   end
-  local bar = (o.progress ~= false) and al.progress(o.steps, o.name) or nil
+  local bar = (o.progress ~= false) and progress(o.steps, o.name) or nil
   if bar then bar:update(start) end
   local history = {}
   local ok, err = pcall(function()
@@ -459,17 +479,15 @@ end
 -- Save / load models and optimizers into a step directory: NAME/ model directories,
 -- NAME.optimizer.safetensors, and trainer.json holding `extra` (numbers exactly, via JSON).
 function M.save_state(dir, models, opts, extra)
-  local al = al_()
   for name, m in pairs(models) do m:save(dir .. "/" .. name) end
   for name, opt in pairs(opts) do opt:save(dir .. "/" .. name .. ".optimizer.safetensors") end
-  al.json.write(dir .. "/trainer.json", { extra = extra or {} })
+  core.json.write(dir .. "/trainer.json", { extra = extra or {} })
 end
 
 function M.load_state(dir, models, opts)
-  local al = al_()
-  local st = al.json.read(dir .. "/trainer.json")
+  local st = core.json.read(dir .. "/trainer.json")
   for name, m in pairs(models) do
-    local src = al.load(dir .. "/" .. name)
+    local src = core.load(dir .. "/" .. name)
     m:copy_params(src)
     src:free()
   end

