@@ -13,33 +13,15 @@ local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
--- The options, their defaults and meaning (the trainer only reads this table; util.opts rejects
--- any other key).
-local DEFAULTS = {
-  -- the objective
+-- The options, their defaults and meaning: the objective's here, the training loop's (epochs,
+-- steps, batch_size 16, lr 1e-4, warmup 0.1, schedule, clip, ...) in al.train.options. The trainer
+-- only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
   ref = util.ANY,             -- the frozen reference model (default: the policy before training)
   beta = 0.1,                 -- the inverse temperature of the implicit reward beta log(pi / pi_ref)
   loss = "sigmoid",           -- "sigmoid" (DPO) | "ipo" | "hinge" | "cdpo" | "simpo" (reference-free)
   label_smoothing = util.ANY, -- conservative DPO's eps in [0, 0.5] (default 0.1 for cdpo, else 0)
   gamma = 0.5,                -- SimPO's target margin
-  -- the optimization (al.train.lr_at: warmup, then the schedule to min_lr)
-  epochs = 1,                 -- passes over the preferences (when steps = 0)
-  steps = 0,                  -- optimizer steps (0: from epochs)
-  batch_size = 16,            -- preference pairs per step
-  lr = 1e-4,                  -- peak learning rate
-  min_lr = 0.0,               -- the learning rate at the end of the schedule
-  warmup = 0.1,               -- linear warmup: steps, or a fraction of all steps when < 1
-  schedule = "cosine",        -- "cosine" | "linear" | "constant" after warmup
-  weight_decay = 0.0,         -- AdamW's decoupled weight decay
-  clip = 1.0,                 -- the gradient-norm clip
-  seed = 1,                   -- the data order
-  -- bookkeeping
-  tok = util.ANY,             -- tokenizer (or world) for text data
-  log = util.ANY,             -- JSONL log path
-  ckpt = util.ANY,            -- checkpoint directory
-  save_every = 0,             -- checkpoint every k steps (0: only at the end)
-  resume = util.ANY,          -- resume from this checkpoint directory
-  progress = true,            -- show a progress bar
 }
 local LOSSES = { sigmoid = true, ipo = true, hinge = true, cdpo = true, simpo = true }
 

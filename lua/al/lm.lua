@@ -8,31 +8,18 @@ local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 
--- The options of al.pretrain and al.sft, their defaults and meaning (the trainer only reads this
--- table; util.opts rejects any other key).
-local DEFAULTS = {
+-- The options of al.pretrain and al.sft, their defaults and meaning: their own and the defaults
+-- changed here, the training loop's (steps, schedule, clip, ...) in al.train.options. The trainer
+-- only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
   completion_only = true, -- SFT: train on completion tokens only (false: on every token)
   eval = 0.0,             -- held-out split: a fraction (< 1) or a count (0: none)
   eval_every = 0,         -- eval loss every k steps (0: ten times a run)
-  -- the optimization (al.train.lr_at: warmup, then the schedule to min_lr)
+  betas = util.ANY,       -- AdamW's { beta1, beta2 } (default the optimizer's)
   epochs = 0,             -- passes over the data when steps = 0 (0: one)
-  steps = 0,              -- optimizer steps (0: from epochs)
   batch_size = 32,        -- sequences per step
   lr = 1e-3,              -- peak learning rate
-  min_lr = 0.0,           -- the learning rate at the end of the schedule
   warmup = 0.05,          -- linear warmup: steps, or a fraction of all steps when < 1
-  schedule = "cosine",    -- "cosine" | "linear" | "constant" after warmup
-  weight_decay = 0.0,     -- AdamW's decoupled weight decay
-  clip = 1.0,             -- the gradient-norm clip
-  betas = util.ANY,       -- AdamW's { beta1, beta2 } (default the optimizer's)
-  seed = 1,               -- the split and the data order
-  -- bookkeeping
-  tok = util.ANY,         -- tokenizer (or world) for text data
-  log = util.ANY,         -- JSONL log path
-  ckpt = util.ANY,        -- checkpoint directory
-  save_every = 0,         -- checkpoint every k steps (0: only at the end)
-  resume = util.ANY,      -- resume from this checkpoint directory
-  progress = true,        -- show a progress bar
 }
 
 local M = {}

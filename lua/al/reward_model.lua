@@ -17,33 +17,17 @@ local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
--- The options, their defaults and meaning (the trainer only reads this table; util.opts rejects
--- any other key).
-local DEFAULTS = {
-  -- the objective
-  margin = false,      -- subtract each record's `margin` inside the sigmoid (Llama-2)
-  center = 0.0,        -- reward centering: + center * (r_c + r_r)^2
-  n = 1,               -- ensemble members (k > 1: an ensemble, seeds seed .. seed + k - 1)
-  eval = 0.1,          -- held-out split: a fraction (< 1) or a count
-  eval_every = 0,      -- held-out accuracy every k steps (0: five times a run)
-  -- the optimization (al.train.lr_at: warmup, then the schedule to min_lr)
-  epochs = 1,          -- passes over the preferences (when steps = 0)
-  steps = 0,           -- optimizer steps (0: from epochs)
-  batch_size = 16,     -- preference pairs per step
-  lr = 3e-4,           -- peak learning rate
-  min_lr = 0.0,        -- the learning rate at the end of the schedule
-  warmup = 0.05,       -- linear warmup: steps, or a fraction of all steps when < 1
-  schedule = "cosine", -- "cosine" | "linear" | "constant" after warmup
-  weight_decay = 0.0,  -- AdamW's decoupled weight decay
-  clip = 1.0,          -- the gradient-norm clip
-  seed = 1,            -- the head's initialisation, the split and the data order
-  -- bookkeeping
-  tok = util.ANY,      -- tokenizer (or world) for text data; its pad is stripped from responses
-  log = util.ANY,      -- JSONL log path (members: PATH-k.jsonl)
-  ckpt = util.ANY,     -- checkpoint directory (members: DIR/member-k)
-  save_every = 0,      -- checkpoint every k steps (0: only at the end)
-  resume = util.ANY,   -- resume from this checkpoint directory
-  progress = true,     -- show a progress bar
+-- The options, their defaults and meaning: the objective's and the defaults changed here, the
+-- training loop's (epochs, steps, batch_size 16, schedule, clip, ...) in al.train.options. The
+-- trainer only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
+  margin = false,  -- subtract each record's `margin` inside the sigmoid (Llama-2)
+  center = 0.0,    -- reward centering: + center * (r_c + r_r)^2
+  n = 1,           -- ensemble members (k > 1: an ensemble, seeds seed .. seed + k - 1)
+  eval = 0.1,      -- held-out split: a fraction (< 1) or a count
+  eval_every = 0,  -- held-out accuracy every k steps (0: five times a run)
+  lr = 3e-4,       -- peak learning rate
+  warmup = 0.05,   -- linear warmup: steps, or a fraction of all steps when < 1
 }
 
 local M = {}

@@ -135,12 +135,17 @@ end
 
 -- A list of sequence records from a list (token arrays, strings, records) or a dataset object
 -- with :size() and :get(i). model (optional) gives the vocabulary and context to check against.
-function M.lm_records(data, tok, what, model)
+-- record(item, tok, what, i, V, ctx) of every item of data; `none` is the error when there is none.
+local function records(record, data, tok, what, model, none)
   local V, ctx = M.dims(model)
   local out = {}
-  for i, item in ipairs(items(data, what)) do out[i] = M.lm_record(item, tok, what, i, V, ctx) end
-  if #out == 0 then error(what .. ": no training data", 0) end
+  for i, item in ipairs(items(data, what)) do out[i] = record(item, tok, what, i, V, ctx) end
+  if #out == 0 then error(what .. ": " .. none, 0) end
   return out
+end
+
+function M.lm_records(data, tok, what, model)
+  return records(M.lm_record, data, tok, what, model, "no training data")
 end
 
 -- A preference record from item i: token arrays or strings; the prompt may be absent, then it is
@@ -193,11 +198,7 @@ function M.pref_record(item, tok, what, i, V, ctx)
 end
 
 function M.pref_records(data, tok, what, model)
-  local V, ctx = M.dims(model)
-  local out = {}
-  for i, item in ipairs(items(data, what)) do out[i] = M.pref_record(item, tok, what, i, V, ctx) end
-  if #out == 0 then error(what .. ": no preference data", 0) end
-  return out
+  return records(M.pref_record, data, tok, what, model, "no preference data")
 end
 
 -- A prompt (token array, string, or a record with ids / tokens / prompt) as a token array.
@@ -292,6 +293,37 @@ function M.lr_at(o, step, total)
 end
 
 local SCHEDULES = { cosine = true, linear = true, constant = true }
+
+-- The options every gradient trainer (al.pretrain, al.sft, al.dpo, al.reward_model) shares, their
+-- defaults and meaning (TRL's TrainingArguments); M.options(own) adds a trainer's own options and
+-- the defaults it changes. The learning rate flows one way: these options -> M.lr_at (in
+-- Ctx:update) -> the optimizer step.
+local COMMON = {
+  epochs = 1,          -- passes over the data (when steps = 0)
+  steps = 0,           -- optimizer steps (0: from epochs)
+  batch_size = 16,     -- records per step
+  lr = 1e-4,           -- peak learning rate
+  min_lr = 0.0,        -- the learning rate at the end of the schedule
+  warmup = 0.1,        -- linear warmup: steps, or a fraction of all steps when < 1
+  schedule = "cosine", -- "cosine" | "linear" | "constant" after warmup
+  weight_decay = 0.0,  -- AdamW's decoupled weight decay
+  clip = 1.0,          -- the gradient-norm clip
+  seed = 1,            -- the data order (and any split)
+  tok = util.ANY,      -- tokenizer (or world) for text data
+  log = util.ANY,      -- JSONL log path
+  ckpt = util.ANY,     -- checkpoint directory
+  save_every = 0,      -- checkpoint every k steps (0: only at the end)
+  resume = util.ANY,   -- resume from this checkpoint directory
+  progress = true,     -- show a progress bar
+}
+
+-- A trainer's defaults: COMMON with own's keys over it.
+function M.options(own)
+  local o = {}
+  for k, v in pairs(COMMON) do o[k] = v end
+  for k, v in pairs(own) do o[k] = v end
+  return o
+end
 
 -- Common checks of the options every trainer shares.
 function M.check_common(fname, o)

@@ -63,15 +63,9 @@ local SMOKE = {
   eval_n = 44,
 }
 
-local function copy(t)
-  if type(t) ~= "table" then return t end
-  local o = {}
-  for k, v in pairs(t) do o[k] = copy(v) end
-  return o
-end
-
 local core = require "al.core"
 local util = require "al.util"
+local function copy(t) return util.copy(t, true) end
 local cache = require "al.cache"
 local labelers = require "al.labelers"
 local pretrain = require "al.pretrain"
