@@ -9,14 +9,11 @@
 -- strings, lists of numbers or strings (comma-separated), nested tables through dotted keys.
 -- An unknown key or a value of the wrong type is an error that lists the known keys. Returns
 -- a new table: the defaults are not modified.
+local util = require "al.util"
+
 local M = {}
 
-local function copy(t)
-  if type(t) ~= "table" then return t end
-  local r = {}
-  for k, v in pairs(t) do r[k] = copy(v) end
-  return r
-end
+local function copy(t) return util.copy(t, true) end
 
 local function is_list(t)
   return type(t) == "table" and (#t > 0 or next(t) == nil)

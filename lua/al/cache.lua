@@ -3,6 +3,7 @@
 -- and of the code (see M.code_fingerprint). Change anything in the recipe or the code and it is
 -- rebuilt. The cache dir is
 -- $ALIGNLAB_CACHE when set. build() must be deterministic in the recipe (seeds inside it).
+local core = require "al.core"
 local util = require "al.util"
 
 local function canonical(v)
@@ -43,24 +44,22 @@ function M.code_fingerprint()
   if fingerprint then return fingerprint end
   local env = os.getenv("ALIGNLAB_CACHE_CODE")
   if env and env ~= "" then fingerprint = env return env end
-  local al = require "al"
-  local parts = { al.core.hash(util.read_file(al.core.exe()) or "") }
+  local parts = { core.hash(util.read_file(core.exe()) or "") }
   local p = io.popen("find " .. util.shell_quote(util.root() .. "/lua/al") .. " -name '*.lua' | sort")
   if p then
     for f in p:lines() do
       local rel = f:match("lua/al/.*$")
       local skip = NOT_MODEL_CODE[rel] or rel:match("^lua/al/weave/")
-      if not skip then parts[#parts + 1] = rel .. ":" .. al.core.hash(util.read_file(f) or "") end
+      if not skip then parts[#parts + 1] = rel .. ":" .. core.hash(util.read_file(f) or "") end
     end
     p:close()
   end
-  fingerprint = al.core.hash(table.concat(parts, "\n"))
+  fingerprint = core.hash(table.concat(parts, "\n"))
   return fingerprint
 end
 
 function M.key(name, recipe)
-  local al = require "al"
-  return name .. "-" .. al.core.hash(canonical(recipe) .. "|" .. al.version .. "|" .. M.code_fingerprint())
+  return name .. "-" .. core.hash(canonical(recipe) .. "|" .. core.version .. "|" .. M.code_fingerprint())
 end
 
 return setmetatable(M, {
@@ -68,10 +67,9 @@ return setmetatable(M, {
     if type(name) ~= "string" then error("al.cache: bad argument #1 (name string expected)", 2) end
     if type(recipe) ~= "table" then error("al.cache: bad argument #2 (recipe table expected)", 2) end
     if type(build) ~= "function" then error("al.cache: bad argument #3 (function expected)", 2) end
-    local al = require "al"
     local dir = M.dir() .. "/" .. M.key(name, recipe)
     if util.file_exists(dir .. "/model.safetensors") then
-      local ok, m = pcall(al.load, dir)
+      local ok, m = pcall(core.load, dir)
       if ok then return m, true end
       io.stderr:write("al.cache: rebuilding " .. dir .. " (" .. tostring(m) .. ")\n")
     end

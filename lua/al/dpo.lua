@@ -8,15 +8,20 @@
 -- the batch's chosen and rejected of log pi - log pi_ref: the sequence-level KL estimate on the
 -- preference data), lr, grad_norm, epoch.
 -- Resume: call with the same initial policy and data and resume = DIR.
+local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
-local DEFAULTS = {
-  ref = util.ANY, beta = 0.1, loss = "sigmoid", label_smoothing = util.ANY, gamma = 0.5,
-  epochs = 1, steps = 0, batch_size = 16, lr = 1e-4, min_lr = 0.0, warmup = 0.1,
-  schedule = "cosine", weight_decay = 0.0, clip = 1.0, seed = 1, log = util.ANY, ckpt = util.ANY,
-  save_every = 0, resume = util.ANY, progress = true, tok = util.ANY,
+-- The options, their defaults and meaning: the objective's here, the training loop's (epochs,
+-- steps, batch_size 16, lr 1e-4, warmup 0.1, schedule, clip, ...) in al.train.options. The trainer
+-- only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
+  ref = util.ANY,             -- the frozen reference model (default: the policy before training)
+  beta = 0.1,                 -- the inverse temperature of the implicit reward beta log(pi / pi_ref)
+  loss = "sigmoid",           -- "sigmoid" (DPO) | "ipo" | "hinge" | "cdpo" | "simpo" (reference-free)
+  label_smoothing = util.ANY, -- conservative DPO's eps in [0, 0.5] (default 0.1 for cdpo, else 0)
+  gamma = 0.5,                -- SimPO's target margin
 }
 local LOSSES = { sigmoid = true, ipo = true, hinge = true, cdpo = true, simpo = true }
 
@@ -42,7 +47,6 @@ function M.logps(model, prompts, completions, bs)
 end
 
 function M.train(policy, prefs, opts)
-  local al = require "al"
   local fname = "al.dpo"
   local o = util.opts(fname, opts, DEFAULTS)
   train.check_common(fname, o)
@@ -80,9 +84,9 @@ function M.train(policy, prefs, opts)
       for j, i in ipairs(idx) do ref_c[i], ref_r[i] = res.sum[j], res.sum[n + j] end
     end
   end
-  local opt = al.adamw(policy, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip })
+  local opt = core.adamw(policy, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip })
   local hist = train.run{
-    name = fname, steps = steps, log = o.log, progress = o.progress, ckpt = o.ckpt,
+    name = fname, steps = steps, sched = o, log = o.log, progress = o.progress, ckpt = o.ckpt,
     save_every = o.save_every, resume = o.resume,
     save = function(dir) train.save_state(dir, { model = policy }, { model = opt }) end,
     load = function(dir) train.load_state(dir, { model = policy }, { model = opt }) end,
@@ -105,24 +109,18 @@ function M.train(policy, prefs, opts)
         beta = o.beta, loss = o.loss, label_smoothing = ls, gamma = o.gamma,
         len_chosen = lc, len_rejected = lr_,
       }
-      ctx:check(l.loss, "loss")
       local dsum = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
-      policy:zero_grad()
-      policy:backward{ dsum = dsum }
-      local lr = train.lr_at(o, step, steps)
-      local gnorm = ctx:opt_step(opt, policy, lr, l.loss)
-      local ikl = 0
+      local m = ctx:update(policy, opt, { dsum = dsum }, l.loss)
+      m.epoch = epoch
+      m["rewards/chosen"], m["rewards/rejected"] = l.rewards_chosen, l.rewards_rejected
+      m["rewards/margins"], m["rewards/accuracies"] = l.rewards_margins, l.rewards_accuracies
+      m["logps/chosen"], m["logps/rejected"] = l.logps_chosen, l.logps_rejected
       if o.loss ~= "simpo" then
+        local ikl = 0
         for k = 1, n do ikl = ikl + (pc[k] - rc[k]) + (pr[k] - rr[k]) end
-        ikl = ikl / (2 * n)
+        m.implicit_kl = ikl / (2 * n)
       end
-      return {
-        loss = l.loss, lr = lr, grad_norm = gnorm, epoch = epoch,
-        ["rewards/chosen"] = l.rewards_chosen, ["rewards/rejected"] = l.rewards_rejected,
-        ["rewards/margins"] = l.rewards_margins, ["rewards/accuracies"] = l.rewards_accuracies,
-        ["logps/chosen"] = l.logps_chosen, ["logps/rejected"] = l.logps_rejected,
-        implicit_kl = o.loss ~= "simpo" and ikl or nil,
-      }
+      return m
     end,
   }
   return policy, hist

@@ -34,10 +34,9 @@ end
 
 -- Draw a figure into OUT/NAME (svg + png) with al.plot; spec as al.plot's, without `file`.
 function Experiment:plot(spec, tag)
-  local al = require "al"
   spec = util.copy(spec)
   spec.file = self:file(nil, tag)
-  return al.plot(spec)
+  return require("al.plot")(spec)
 end
 
 -- Finish: r = { verdict = "reproduced"|"not reproduced"|"partly"|"inconclusive", ours = "one line
@@ -51,16 +50,15 @@ function Experiment:finish(r)
   if not VERDICTS[o.verdict] then
     error("experiment:finish: verdict must be reproduced, not reproduced, partly or inconclusive", 2)
   end
-  local al = require "al"
   local t1 = core.time and core.time() or os.clock()
   local rec = {
     name = self.name, paper = self.paper, claim = self.claim, paper_number = self.paper_number,
     rule = o.rule, smoke = self.smoke, config = self.cfg, seeds = self.cfg.seeds,
     per_seed = o.per_seed, judged = o.judged, data = o.data, verdict = o.verdict, ours = o.ours,
     notes = o.notes, wall_seconds = t1 - self.t0, git_revision = util.git_rev(),
-    threads = core.nthreads and core.nthreads() or nil, version = al.version,
+    threads = core.nthreads and core.nthreads() or nil, version = core.version,
   }
-  al.json.write(self:file("json"), rec)
+  core.json.write(self:file("json"), rec)
   print(string.format("%s: %s -- %s", self.name, o.verdict, o.ours))
   return rec
 end
@@ -84,8 +82,7 @@ return function(spec)
   end
   local rest = {}
   for _, a in ipairs(argv) do if a ~= "--smoke" then rest[#rest + 1] = a end end
-  local al = require "al"
-  self.cfg = al.args(base, rest)
+  self.cfg = require("al.args")(base, rest)
   local out = os.getenv("ALIGNLAB_OUT")
   if not out or out == "" then
     out = self.smoke and (util.root() .. "/build/smoke") or (util.root() .. "/figures")

@@ -1,6 +1,8 @@
--- alignlab: the `al` module. The C core's bindings live in "al.core"; everything else is a
--- pure-Lua submodule loaded on first use: `al.NAME` requires "al.NAME" (lua/al/NAME.lua) when
--- "al.core" has no NAME. So a new feature is a new file, and this file rarely changes.
+-- alignlab: the `al` module, the user's facade only: scripts, experiments and the REPL write
+-- al.NAME; no library module requires "al" (each requires the modules it uses, "al.core" for
+-- the C bindings; tests/lua/test_layering.lua checks it). `al.NAME` is core.NAME (the C
+-- bindings), else the pure-Lua submodule "al.NAME" (lua/al/NAME.lua), loaded on first use. So a
+-- new feature is a new file, and this file rarely changes.
 local core = require "al.core"
 
 local al = {}

@@ -4,14 +4,22 @@
 -- schedule, an eval split with eval loss, JSONL logs, checkpoints and exact resume (al/train.lua).
 -- Logged per step: loss, lr, grad_norm, epoch, tokens (trained tokens in the batch), and
 -- eval_loss every eval_every steps when there is an eval split.
+local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 
-local DEFAULTS = {
-  steps = 0, epochs = 0, batch_size = 32, lr = 1e-3, min_lr = 0.0, warmup = 0.05,
-  schedule = "cosine", weight_decay = 0.0, clip = 1.0, betas = util.ANY, seed = 1,
-  eval = 0.0, eval_every = 0, log = util.ANY, ckpt = util.ANY, save_every = 0, resume = util.ANY,
-  progress = true, tok = util.ANY, completion_only = true,
+-- The options of al.pretrain and al.sft, their defaults and meaning: their own and the defaults
+-- changed here, the training loop's (steps, schedule, clip, ...) in al.train.options. The trainer
+-- only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
+  completion_only = true, -- SFT: train on completion tokens only (false: on every token)
+  eval = 0.0,             -- held-out split: a fraction (< 1) or a count (0: none)
+  eval_every = 0,         -- eval loss every k steps (0: ten times a run)
+  betas = util.ANY,       -- AdamW's { beta1, beta2 } (default the optimizer's)
+  epochs = 0,             -- passes over the data when steps = 0 (0: one)
+  batch_size = 32,        -- sequences per step
+  lr = 1e-3,              -- peak learning rate
+  warmup = 0.05,          -- linear warmup: steps, or a fraction of all steps when < 1
 }
 
 local M = {}
@@ -50,7 +58,6 @@ function M.records(fname, model, data, o, sft)
 end
 
 function M.train(fname, model, data, opts, sft)
-  local al = require "al"
   local o = util.opts(fname, opts, DEFAULTS)
   train.check_common(fname, o)
   local recs = M.records(fname, model, data, o, sft)
@@ -58,11 +65,11 @@ function M.train(fname, model, data, opts, sft)
   recs, evals = train.split(recs, o.eval, o.seed, 77)
   local steps = o.steps
   if steps <= 0 then steps = train.steps_for(#recs, o.batch_size, o.epochs > 0 and o.epochs or 1) end
-  local opt = al.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip, betas = o.betas })
+  local opt = core.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip, betas = o.betas })
   local bs = math.min(o.batch_size, #recs)
   local eval_every = o.eval_every > 0 and o.eval_every or math.max(1, steps // 10)
   local hist = train.run{
-    name = fname, steps = steps, log = o.log, progress = o.progress, ckpt = o.ckpt,
+    name = fname, steps = steps, sched = o, log = o.log, progress = o.progress, ckpt = o.ckpt,
     save_every = o.save_every, resume = o.resume,
     save = function(dir) train.save_state(dir, { model = model }, { model = opt }) end,
     load = function(dir) train.load_state(dir, { model = model }, { model = opt }) end,
@@ -73,15 +80,10 @@ function M.train(fname, model, data, opts, sft)
       local tot, cnt = 0, 0
       for b = 1, #seqs do tot, cnt = tot + res.sum[b], cnt + res.count[b] end
       if cnt == 0 then error(fname .. ": a batch has no trained tokens (check start/mask)", 0) end
-      local loss = -tot / cnt
-      ctx:check(loss, "loss")
       local dsum = {}
       for b = 1, #seqs do dsum[b] = -1 / cnt end
-      model:zero_grad()
-      model:backward{ dsum = dsum }
-      local lr = train.lr_at(o, step, steps)
-      local gnorm = ctx:opt_step(opt, model, lr, loss)
-      local m = { loss = loss, lr = lr, grad_norm = gnorm, epoch = epoch, tokens = cnt }
+      local m = ctx:update(model, opt, { dsum = dsum }, -tot / cnt)
+      m.epoch, m.tokens = epoch, cnt
       if #evals > 0 and ((step + 1) % eval_every == 0 or step + 1 == steps) then
         m.eval_loss = M.eval_loss(model, evals, 64)
       end

@@ -27,6 +27,9 @@ function M.gae(a) return obj.gae(a) end
 function M.whiten(x, shift_mean) return obj.whiten(x, { shift_mean = shift_mean ~= false }) end
 M.whiten_rows = M.whiten
 function M.explained_variance(values, returns) return obj.explained_variance(values, returns) end
+-- per-token KL-penalised rewards: { logp, ref_logp, scores, beta } -> rows of -beta (logp -
+-- ref_logp), the row's score added at its last token (k1; al.core.obj.kl_rewards)
+function M.kl_rewards(a) return obj.kl_rewards(a).rewards end
 function M.kl_controller(a) return obj.kl_controller(a) end
 function M.bon_kl(n) return obj.bon_kl(n) end
 

@@ -37,21 +37,52 @@
 --                                -- p.policy and p.value (the value model; nil for GRPO/RLOO)
 --                                -- are the trained models.
 -- Resume: call with the same initial policy (it is also the default reference) and resume = DIR.
+local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
+-- The options, their defaults and meaning (the trainer only reads this table; util.opts rejects
+-- any other key).
 local DEFAULTS = {
-  ref = util.ANY, reward = util.REQUIRED, prompts = util.REQUIRED, value_model = util.ANY,
-  value_init = "reward", tok = util.ANY,
-  steps = 50, batch_size = 32, max_new = 16, eos = util.ANY,
-  epochs = 2, minibatches = 2, lr = 1e-4, vf_lr = util.ANY, clip = 0.2, vf_clip = 0.2,
-  grad_clip = 1.0, gamma = 1.0, lam = 0.95, kl = util.ANY, whiten_advantages = util.ANY,
-  whiten_rewards = false, reward_clip = 0.0, score_scale = 1.0, ptx = util.ANY,
-  advantage = "gae", group = 4, no_eos_penalty = util.ANY, seed = 1, log = util.ANY,
-  ckpt = util.ANY, save_every = 0, resume = util.ANY, progress = true, exact_kl = true,
-  lr_schedule = "constant",
+  -- models and data
+  reward = util.REQUIRED,    -- the scorer: a reward model, an ensemble or function(prompt, completion, i)
+  prompts = util.REQUIRED,   -- token arrays, strings (with tok) or records (ids / tokens / prompt)
+  ref = util.ANY,            -- the frozen reference (default: a frozen copy of the policy)
+  value_model = util.ANY,    -- the value model as given (a model with a scalar head)
+  value_init = "reward",     -- else the value model starts as: "reward" (the RM) | "policy" (+ fresh head)
+  tok = util.ANY,            -- tokenizer (or world) for text prompts; its eos and pad are used
+  eos = util.ANY,            -- the end-of-sequence id ending a completion (default tok.eos, else none)
+  ptx = util.ANY,            -- PPO-ptx: { data =, coef =, batch_size = 8 } pretraining-loss mix
+  -- rollouts and rewards
+  steps = 50,                -- PPO iterations (rollout + update)
+  batch_size = 32,           -- completions per iteration
+  max_new = 16,              -- tokens sampled per completion
+  kl = util.ANY,             -- beta (a number) or { beta = KL_BETA, target =, horizon = 10000 } (adaptive)
+  exact_kl = true,           -- log the exact KL of the next-token distributions (and feed the controller)
+  score_scale = 1.0,         -- score multiplier, before the no-eos penalty and reward_clip
+  no_eos_penalty = util.ANY, -- added to the score of a completion without eos (the EOS trick)
+  reward_clip = 0.0,         -- clip scores into [-c, c] (0: off)
+  whiten_rewards = false,    -- whiten the batch's scores (unit variance, mean kept)
+  -- advantages
+  advantage = "gae",         -- "gae" (value model) | "grpo" | "rloo" (group baselines, no value model)
+  group = 4,                 -- completions per prompt of grpo / rloo
+  gamma = 1.0,               -- GAE discount
+  lam = 0.95,                -- GAE lambda
+  whiten_advantages = util.ANY, -- whiten advantages (default: true for gae, false for groups)
+  -- the update
+  epochs = 2,                -- passes over each rollout batch
+  minibatches = 2,           -- minibatches per pass
+  lr = 1e-4,                 -- policy learning rate (train.lr_at with lr_schedule, no warmup)
+  lr_schedule = "constant",  -- "constant" | "linear" (to 0 at steps)
+  vf_lr = util.ANY,          -- value-model learning rate (default lr), scheduled as lr
+  ratio_clip = 0.2,          -- the clip of the policy ratio, [1 - c, 1 + c]
+  value_clip = 0.2,          -- the clip of the value update around the rollout's values
+  clip = 1.0,                -- the gradient-norm clip of both optimizers, as in every trainer
+  -- bookkeeping
+  seed = 1, log = util.ANY, ckpt = util.ANY, save_every = 0, resume = util.ANY, progress = true,
 }
+local KL_BETA = 0.05 -- beta when kl (or its beta) is not given
 
 local PPO = {}
 PPO.__index = PPO
@@ -67,8 +98,12 @@ local function check_num(fname, o, k, lo, hi)
 end
 
 function M.new(policy, opts, fname)
-  local al = require "al"
   fname = fname or "al.ppo"
+  if type(opts) == "table" and opts.clip ~= nil and opts.ratio_clip == nil then
+    -- old scripts passed the ratio clip as 'clip': never let it silently become the gradient clip
+    error(fname .. ": option 'clip' now means the gradient-norm clip (as in every trainer); the ratio " ..
+      "clip is 'ratio_clip' (pass ratio_clip too to set clip)", 0)
+  end
   local o = util.opts(fname, opts, DEFAULTS)
   local self = setmetatable({ o = o, policy = policy, fname = fname, iter = 0 }, PPO)
   if not train.is_model(policy) then error(fname .. ": the policy must be a model", 0) end
@@ -80,7 +115,7 @@ function M.new(policy, opts, fname)
   end
   check_num(fname, o, "gamma", 0, 1)
   check_num(fname, o, "lam", 0, 1)
-  check_num(fname, o, "clip", 0)
+  check_num(fname, o, "ratio_clip", 0)
   check_num(fname, o, "lr", 0)
   check_num(fname, o, "reward_clip", 0)
   check_num(fname, o, "score_scale")
@@ -146,10 +181,10 @@ function M.new(policy, opts, fname)
       self.value:set_head{ scalar = true, lm = false, seed = o.seed }
     end
     if not self.value:config().scalar then error(fname .. ": the value model has no scalar head", 0) end
-    self.vopt = al.adamw(self.value, { lr = o.vf_lr or o.lr, clip = o.grad_clip })
+    self.vopt = core.adamw(self.value, { lr = o.vf_lr or o.lr, clip = o.clip })
   end
-  self.opt = al.adamw(policy, { lr = o.lr, clip = o.grad_clip })
-  local kl = o.kl or { beta = 0.05 }
+  self.opt = core.adamw(policy, { lr = o.lr, clip = o.clip })
+  local kl = o.kl or {}
   if type(kl) == "number" then kl = { beta = kl } end
   if type(kl) ~= "table" then error(fname .. ": kl must be a number (beta) or { beta =, target =, horizon = }", 0) end
   for k in pairs(kl) do
@@ -157,8 +192,9 @@ function M.new(policy, opts, fname)
       error(fname .. ": unknown kl option '" .. tostring(k) .. "' (known: beta, horizon, target)", 0)
     end
   end
-  self.kl_ctl = objective.kl_controller{ beta = kl.beta or 0.15, target = kl.target,
+  self.kl_ctl = objective.kl_controller{ beta = kl.beta or KL_BETA, target = kl.target,
                                          horizon = kl.horizon or 10000 }
+  self.sched = { lr = o.lr, schedule = o.steps > 0 and o.lr_schedule or "constant" }
   self.ctx = train.new_ctx(fname)
   return self
 end
@@ -167,8 +203,7 @@ end
 -- or for the given prompts (token arrays).
 function PPO:rollout(prompts)
   local o = self.o
-  local al = require "al"
-  local t0 = al.core.time()
+  local t0 = core.time()
   local idx
   if not prompts then
     local n = o.advantage == "gae" and o.batch_size or math.max(1, o.batch_size // o.group)
@@ -192,7 +227,7 @@ function PPO:rollout(prompts)
     starts[b] = #prompts[b]
   end
   return { prompts = prompts, completions = completions, seqs = seqs, starts = starts,
-           prompt_index = idx, iter = self.iter, time_rollout = al.core.time() - t0 }
+           prompt_index = idx, iter = self.iter, time_rollout = core.time() - t0 }
 end
 
 -- completion-token slice of a per-token list (logp/entropy/values lists are indexed by token index)
@@ -209,12 +244,11 @@ end
 
 function PPO:score(b)
   local o = self.o
-  local al = require "al"
-  local t0 = al.core.time()
+  local t0 = core.time()
   local n = #b.seqs
   local order = {}
   for i = 1, n do order[i] = i end
-  b.mb_rng = al.rng(o.seed, 5000 + b.iter)
+  b.mb_rng = core.rng(o.seed, 5000 + b.iter)
   b.mb_rng:shuffle(order)
   b.first_order = order
   local mb = math.max(1, math.ceil(n / o.minibatches))
@@ -274,7 +308,7 @@ function PPO:score(b)
     end
     b.kl_k1[i], b.kl_k3[i] = k1, k3
   end
-  b.time_score = al.core.time() - t0
+  b.time_score = core.time() - t0
   return b
 end
 
@@ -283,14 +317,8 @@ function PPO:advantages(b)
   local n = #b.seqs
   local beta = self.kl_ctl.beta
   b.beta = beta
-  b.rewards = {}
-  for i = 1, n do
-    local r = {}
-    local L = #b.completions[i]
-    for t = 1, L do r[t] = -beta * (b.old_logp[i][t] - b.ref_logp[i][t]) end
-    r[L] = r[L] + b.scores[i]
-    b.rewards[i] = r
-  end
+  -- r_t = -beta (log pi - log pi_ref), plus the score at the last token (core/obj_rl.c)
+  b.rewards = objective.kl_rewards{ logp = b.old_logp, ref_logp = b.ref_logp, scores = b.scores, beta = beta }
   if self.critic then
     local g = objective.gae{ rewards = b.rewards, values = b.values, gamma = o.gamma, lam = o.lam }
     b.adv, b.returns = g.advantages, g.returns
@@ -326,16 +354,14 @@ local function pad_rows(rows, starts, seqs, extra)
   return out
 end
 
+-- The policy's learning rate at iteration self.iter: the one schedule of every trainer.
 function PPO:lr_now()
-  local o = self.o
-  if o.lr_schedule == "linear" and o.steps > 0 then return o.lr * (1 - self.iter / o.steps) end
-  return o.lr
+  return train.lr_at(self.sched, self.iter, self.o.steps)
 end
 
 function PPO:update(b)
-  local al = require "al"
   local o = self.o
-  local t0 = al.core.time()
+  local t0 = core.time()
   local ctx = self.ctx
   ctx.step = b.iter + 1
   local n = #b.seqs
@@ -360,7 +386,7 @@ function PPO:update(b)
       local res = self.policy:forward(seqs, { start = starts })
       local new = {}
       for j = 1, #ids do new[j] = slice(res.logp[j], starts[j], #old[j]) end
-      local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, clip = o.clip }
+      local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, clip = o.ratio_clip }
       ctx:check(l.loss, "policy loss")
       if not first_ratio then first_ratio = l.ratio_mean end
       self.policy:zero_grad()
@@ -379,7 +405,7 @@ function PPO:update(b)
         local vres = self.value:forward(seqs, { values = true, logp = false })
         local vnew = {}
         for j = 1, #ids do vnew[j] = slice(vres.values[j], starts[j], #vold[j]) end
-        local vl = objective.value_loss{ values = vnew, old_values = vold, returns = ret, clip = o.vf_clip }
+        local vl = objective.value_loss{ values = vnew, old_values = vold, returns = ret, clip = o.value_clip }
         ctx:check(vl.loss, "value loss")
         self.value:zero_grad()
         self.value:backward{ dvalues = pad_rows(vl.dvalues, starts, seqs, 1) }
@@ -415,7 +441,7 @@ function PPO:update(b)
   -- adapt beta to the target KL (Ziegler et al. 2019): the controller sees the batch's mean KL
   -- (the exact one when computed: lower variance than k1)
   self.kl_ctl:update(b.kl_exact and mean(b.kl_exact) or kl_mean, n)
-  m.time_update = al.core.time() - t0
+  m.time_update = core.time() - t0
   return m
 end
 

@@ -31,7 +31,7 @@ function M.list()
 end
 
 local function fmt_claims(out, names, ran)
-  local json = require("al").json
+  local json = core.json
   local lines = {
     "# Claims reproduced by alignlab",
     "",

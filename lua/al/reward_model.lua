@@ -12,15 +12,22 @@
 -- Logged per step: loss, accuracy (train batch), margin (mean r_c - r_r), lr, grad_norm, epoch,
 -- and eval_accuracy every eval_every steps (and at the end) when there is an eval split.
 -- Returns model, history (history.eval_accuracy = the final held-out accuracy).
+local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
 
-local DEFAULTS = {
-  epochs = 1, steps = 0, batch_size = 16, lr = 3e-4, min_lr = 0.0, warmup = 0.05,
-  schedule = "cosine", weight_decay = 0.0, clip = 1.0, seed = 1, eval = 0.1, eval_every = 0,
-  center = 0.0, log = util.ANY, ckpt = util.ANY, save_every = 0, resume = util.ANY, progress = true,
-  tok = util.ANY, n = 1, margin = false,
+-- The options, their defaults and meaning: the objective's and the defaults changed here, the
+-- training loop's (epochs, steps, batch_size 16, schedule, clip, ...) in al.train.options. The
+-- trainer only reads this table; util.opts rejects any other key.
+local DEFAULTS = train.options{
+  margin = false,  -- subtract each record's `margin` inside the sigmoid (Llama-2)
+  center = 0.0,    -- reward centering: + center * (r_c + r_r)^2
+  n = 1,           -- ensemble members (k > 1: an ensemble, seeds seed .. seed + k - 1)
+  eval = 0.1,      -- held-out split: a fraction (< 1) or a count
+  eval_every = 0,  -- held-out accuracy every k steps (0: five times a run)
+  lr = 3e-4,       -- peak learning rate
+  warmup = 0.05,   -- linear warmup: steps, or a fraction of all steps when < 1
 }
 
 local M = {}
@@ -46,15 +53,14 @@ function M.accuracy(scorer, recs, bs)
 end
 
 local function train_one(fname, model, recs, evals, o, seed, ckpt, resume, log)
-  local al = require "al"
   local c = model:config()
   if not c.scalar or c.lm then model:set_head{ scalar = true, lm = false, seed = seed } end
   local steps = o.steps > 0 and o.steps or train.steps_for(#recs, o.batch_size, o.epochs)
-  local opt = al.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip })
+  local opt = core.adamw(model, { lr = o.lr, weight_decay = o.weight_decay, clip = o.clip })
   local bs = math.min(o.batch_size, #recs)
   local eval_every = o.eval_every > 0 and o.eval_every or math.max(1, steps // 5)
   local hist = train.run{
-    name = fname, steps = steps, log = log, progress = o.progress, ckpt = ckpt,
+    name = fname, steps = steps, sched = o, log = log, progress = o.progress, ckpt = ckpt,
     save_every = o.save_every, resume = resume,
     save = function(dir) train.save_state(dir, { model = model }, { model = opt }) end,
     load = function(dir) train.load_state(dir, { model = model }, { model = opt }) end,
@@ -75,14 +81,9 @@ local function train_one(fname, model, recs, evals, o, seed, ckpt, resume, log)
       local rc, rr = table.move(res.last, 1, n, 1, {}), table.move(res.last, n + 1, 2 * n, 1, {})
       local l = objective.bt{ chosen = rc, rejected = rr, margin = o.margin and margins or nil,
                               label = any_label and labels or nil, center = o.center }
-      ctx:check(l.loss, "loss")
       local dlast = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
-      model:zero_grad()
-      model:backward{ dlast = dlast }
-      local lr = train.lr_at(o, step, steps)
-      local gnorm = ctx:opt_step(opt, model, lr, l.loss)
-      local m = { loss = l.loss, accuracy = l.accuracy, margin = l.margin, lr = lr, grad_norm = gnorm,
-                  epoch = epoch }
+      local m = ctx:update(model, opt, { dlast = dlast }, l.loss)
+      m.accuracy, m.margin, m.epoch = l.accuracy, l.margin, epoch
       if #evals > 0 and ((step + 1) % eval_every == 0 or step + 1 == steps) then
         m.eval_accuracy = M.accuracy(model, evals, 64)
       end

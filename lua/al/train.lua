@@ -13,11 +13,12 @@
 -- (written atomically, last) names the newest complete step directory. A crash while saving
 -- leaves latest.json pointing at the previous, intact checkpoint; the two newest are kept.
 -- Not here: the numerics of the objectives (al.objective, core/al_obj.h), the models (al.gpt).
+local core = require "al.core"
 local util = require "al.util"
+local log_mod = require "al.log"
+local progress = require "al.progress"
 
 local M = {}
-
-local function al_() return require "al" end
 
 -- ---- data ----
 
@@ -134,12 +135,17 @@ end
 
 -- A list of sequence records from a list (token arrays, strings, records) or a dataset object
 -- with :size() and :get(i). model (optional) gives the vocabulary and context to check against.
-function M.lm_records(data, tok, what, model)
+-- record(item, tok, what, i, V, ctx) of every item of data; `none` is the error when there is none.
+local function records(record, data, tok, what, model, none)
   local V, ctx = M.dims(model)
   local out = {}
-  for i, item in ipairs(items(data, what)) do out[i] = M.lm_record(item, tok, what, i, V, ctx) end
-  if #out == 0 then error(what .. ": no training data", 0) end
+  for i, item in ipairs(items(data, what)) do out[i] = record(item, tok, what, i, V, ctx) end
+  if #out == 0 then error(what .. ": " .. none, 0) end
   return out
+end
+
+function M.lm_records(data, tok, what, model)
+  return records(M.lm_record, data, tok, what, model, "no training data")
 end
 
 -- A preference record from item i: token arrays or strings; the prompt may be absent, then it is
@@ -192,11 +198,7 @@ function M.pref_record(item, tok, what, i, V, ctx)
 end
 
 function M.pref_records(data, tok, what, model)
-  local V, ctx = M.dims(model)
-  local out = {}
-  for i, item in ipairs(items(data, what)) do out[i] = M.pref_record(item, tok, what, i, V, ctx) end
-  if #out == 0 then error(what .. ": no preference data", 0) end
-  return out
+  return records(M.pref_record, data, tok, what, model, "no preference data")
 end
 
 -- A prompt (token array, string, or a record with ids / tokens / prompt) as a token array.
@@ -218,7 +220,7 @@ function M.split(recs, frac, seed, stream)
   if n_eval >= #recs then error("eval split leaves no training data", 0) end
   local idx = {}
   for i = 1, #recs do idx[i] = i end
-  al_().rng(seed, stream):shuffle(idx)
+  core.rng(seed, stream):shuffle(idx)
   local is_eval = {}
   for i = 1, n_eval do is_eval[idx[i]] = true end
   local tr, ev = {}, {}
@@ -247,7 +249,7 @@ function M.batch_indices(n, bs, step, seed, key)
   else
     perm = {}
     for i = 1, n do perm[i] = i end
-    al_().rng(seed, 1000 + epoch):shuffle(perm)
+    core.rng(seed, 1000 + epoch):shuffle(perm)
     if key then perm_cache[key] = { n = n, seed = seed, epoch = epoch, perm = perm } end
   end
   return table.move(perm, k * bs + 1, math.min((k + 1) * bs, n), 1, {}), epoch
@@ -291,6 +293,37 @@ function M.lr_at(o, step, total)
 end
 
 local SCHEDULES = { cosine = true, linear = true, constant = true }
+
+-- The options every gradient trainer (al.pretrain, al.sft, al.dpo, al.reward_model) shares, their
+-- defaults and meaning (TRL's TrainingArguments); M.options(own) adds a trainer's own options and
+-- the defaults it changes. The learning rate flows one way: these options -> M.lr_at (in
+-- Ctx:update) -> the optimizer step.
+local COMMON = {
+  epochs = 1,          -- passes over the data (when steps = 0)
+  steps = 0,           -- optimizer steps (0: from epochs)
+  batch_size = 16,     -- records per step
+  lr = 1e-4,           -- peak learning rate
+  min_lr = 0.0,        -- the learning rate at the end of the schedule
+  warmup = 0.1,        -- linear warmup: steps, or a fraction of all steps when < 1
+  schedule = "cosine", -- "cosine" | "linear" | "constant" after warmup
+  weight_decay = 0.0,  -- AdamW's decoupled weight decay
+  clip = 1.0,          -- the gradient-norm clip
+  seed = 1,            -- the data order (and any split)
+  tok = util.ANY,      -- tokenizer (or world) for text data
+  log = util.ANY,      -- JSONL log path
+  ckpt = util.ANY,     -- checkpoint directory
+  save_every = 0,      -- checkpoint every k steps (0: only at the end)
+  resume = util.ANY,   -- resume from this checkpoint directory
+  progress = true,     -- show a progress bar
+}
+
+-- A trainer's defaults: COMMON with own's keys over it.
+function M.options(own)
+  local o = {}
+  for k, v in pairs(COMMON) do o[k] = v end
+  for k, v in pairs(own) do o[k] = v end
+  return o
+end
 
 -- Common checks of the options every trainer shares.
 function M.check_common(fname, o)
@@ -344,10 +377,32 @@ function Ctx:opt_step(opt, model, lr, loss, which)
   return g
 end
 
+-- The learning rate of the step being run: M.lr_at(sched, step, steps) with the schedule options
+-- the context was made with (lr, warmup, min_lr, schedule: the trainer's options table).
+function Ctx:lr()
+  return M.lr_at(self.sched, self.step - 1, self.steps)
+end
+
+-- The tail of every gradient step: the loss checked, model's gradients zeroed and filled by
+-- model:backward(grads) (e.g. { dsum = ... }), then opt:step at the scheduled learning rate with
+-- the optimizer's global-norm clip and the non-finite guard. Returns the step's metrics so far,
+-- { loss, lr, grad_norm }, for the trainer to complete.
+function Ctx:update(model, opt, grads, loss)
+  self:check(loss, "loss")
+  model:zero_grad()
+  model:backward(grads)
+  local lr = self:lr()
+  local gnorm = self:opt_step(opt, model, lr)
+  return { loss = loss, lr = lr, grad_norm = gnorm }
+end
+
 M.Ctx = Ctx
 
--- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step).
-function M.new_ctx(name) return setmetatable({ name = name, step = 0 }, Ctx) end
+-- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step);
+-- sched (the trainer's options: lr, warmup, min_lr, schedule) and steps feed Ctx:lr.
+function M.new_ctx(name, sched, steps)
+  return setmetatable({ name = name, step = 0, sched = sched, steps = steps }, Ctx)
+end
 
 local function latest_file(dir) return dir .. "/latest.json" end
 
@@ -355,7 +410,7 @@ local function latest_file(dir) return dir .. "/latest.json" end
 function M.latest(dir)
   local f = latest_file(dir)
   if not util.file_exists(f) then return nil end
-  local st = al_().json.read(f)
+  local st = core.json.read(f)
   return dir .. "/" .. st.dir, st.step
 end
 
@@ -371,15 +426,14 @@ end
 
 -- Write a checkpoint of step `step`: save(sdir) fills DIR/step-N, then latest.json moves to it.
 local function checkpoint(dir, step, save)
-  local al = al_()
   util.mkdir_p(dir)
   local name = string.format("step-%08d", step)
   local sdir = dir .. "/" .. name
   if util.file_exists(sdir .. "/trainer.json") then rm_tree(sdir) end
   util.mkdir_p(sdir)
   save(sdir)
-  local prev = util.file_exists(latest_file(dir)) and al.json.read(latest_file(dir)) or nil
-  al.json.write(latest_file(dir), { dir = name, step = step, prev = prev and prev.dir or nil })
+  local prev = util.file_exists(latest_file(dir)) and core.json.read(latest_file(dir)) or nil
+  core.json.write(latest_file(dir), { dir = name, step = step, prev = prev and prev.dir or nil })
   -- keep the two newest
   if prev and prev.prev and prev.prev ~= name and prev.prev ~= prev.dir then rm_tree(dir .. "/" .. prev.prev) end
 end
@@ -388,15 +442,15 @@ end
 -- logged a few more), so the log reads as one uninterrupted run.
 local function trim_log(path, upto)
   if not util.file_exists(path) then return end
-  local al = al_()
   local keep = {}
-  for rec in al.jsonl.lines(path) do
+  for rec in core.jsonl.lines(path) do
     if type(rec) == "table" and type(rec.step) == "number" and rec.step <= upto then keep[#keep + 1] = rec end
   end
-  al.jsonl.write(path, keep)
+  core.jsonl.write(path, keep)
 end
 
--- M.run{ name=, steps=, step=function(step, ctx) -> metrics table (with .loss),
+-- M.run{ name=, steps=, step=function(step, ctx) -> metrics table (with .loss), sched=options
+--        (lr, warmup, min_lr, schedule: the learning rate of ctx:lr and ctx:update),
 --        log=path|nil, progress=bool, ckpt=dir|nil, save_every=k, resume=dir|nil,
 --        save=function(dir) (write the state into dir), load=function(dir, step) (read it) }
 -- Runs steps [start, steps): start = 0, or the step of the checkpoint in `resume` (then further
@@ -405,11 +459,9 @@ end
 -- progress bar. A final checkpoint is written at the end when ckpt is set.
 -- Returns the list of per-step metrics of this run.
 function M.run(o)
-  local al = al_()
-  local core = al.core
   local start = 0
   local ckpt = o.ckpt or o.resume
-  local ctx = M.new_ctx(o.name)
+  local ctx = M.new_ctx(o.name, o.sched, o.steps)
   if o.resume then
     local sdir, step = M.latest(o.resume)
     if sdir then
@@ -424,9 +476,9 @@ function M.run(o)
   local log
   if o.log then
     if start > 0 then trim_log(o.log, start) end
-    log = al.log(o.log, { append = start > 0 })
+    log = log_mod(o.log, { append = start > 0 })
   end
-  local bar = (o.progress ~= false) and al.progress(o.steps, o.name) or nil
+  local bar = (o.progress ~= false) and progress(o.steps, o.name) or nil
   if bar then bar:update(start) end
   local history = {}
   local ok, err = pcall(function()
@@ -459,17 +511,15 @@ end
 -- Save / load models and optimizers into a step directory: NAME/ model directories,
 -- NAME.optimizer.safetensors, and trainer.json holding `extra` (numbers exactly, via JSON).
 function M.save_state(dir, models, opts, extra)
-  local al = al_()
   for name, m in pairs(models) do m:save(dir .. "/" .. name) end
   for name, opt in pairs(opts) do opt:save(dir .. "/" .. name .. ".optimizer.safetensors") end
-  al.json.write(dir .. "/trainer.json", { extra = extra or {} })
+  core.json.write(dir .. "/trainer.json", { extra = extra or {} })
 end
 
 function M.load_state(dir, models, opts)
-  local al = al_()
-  local st = al.json.read(dir .. "/trainer.json")
+  local st = core.json.read(dir .. "/trainer.json")
   for name, m in pairs(models) do
-    local src = al.load(dir .. "/" .. name)
+    local src = core.load(dir .. "/" .. name)
     m:copy_params(src)
     src:free()
   end

@@ -1,6 +1,6 @@
 -- Tests of the al.ppo options that shape the reward and the value model (lua/al/ppo.lua), through
 -- the step API: score_scale, no_eos_penalty, reward_clip (applied in that order), whiten_rewards,
--- whiten_advantages, lr_schedule, vf_lr, value_init and value_model, and the errors of each.
+-- whiten_advantages, lr_schedule, vf_lr, clip / ratio_clip / value_clip, the beta default, value_init and value_model, and the errors of each.
 print("testing ppo options")
 local al = require "al"
 local train = require "al.train"
@@ -87,6 +87,17 @@ do print("  lr_schedule linear decays to 0 over the steps; vf_lr sets the value 
   assert(q:lr_now() == 1e-3, "constant by default")
 end
 
+do print("  names: clip is the gradient-norm clip, ratio_clip and value_clip the PPO clips; one beta default")
+  local p = al.ppo.new(lm:clone(), base{ clip = 0.5, ratio_clip = 0.1, value_clip = 0.3 })
+  assert(p.opt:config().clip == 0.5 and p.vopt:config().clip == 0.5, "clip: both optimizers' gradient-norm clip")
+  assert(p.o.ratio_clip == 0.1 and p.o.value_clip == 0.3)
+  local q = al.ppo.new(lm:clone(), base())
+  assert(q.opt:config().clip == 1.0 and q.o.ratio_clip == 0.2 and q.o.value_clip == 0.2, "defaults 1, 0.2, 0.2")
+  assert(q.kl_ctl.beta == 0.05, "beta 0.05 without kl")
+  local r = al.ppo.new(lm:clone(), base{ kl = { target = 1 } })
+  assert(r.kl_ctl.beta == 0.05, "the same beta 0.05 with a kl table without beta")
+end
+
 do print("  value_init: the reward model's weights, or the policy's trunk with a new head")
   local rm = lm:clone()
   rm:set_head{ scalar = true, lm = false, seed = 2 }
@@ -110,6 +121,11 @@ do print("  errors")
   fails("al.ppo: option 'score_scale' must be a number", al.ppo.new, lm:clone(), base{ score_scale = 0 / 0 })
   fails("al.ppo: option 'vf_lr' must be a number in [0, inf]", al.ppo.new, lm:clone(), base{ vf_lr = -1 })
   fails("al.ppo: lr_schedule must be constant or linear", al.ppo.new, lm:clone(), base{ lr_schedule = "cosine" })
+  fails("al.ppo: option 'clip' now means the gradient-norm clip (as in every trainer); the ratio clip is 'ratio_clip'",
+    al.ppo.new, lm:clone(), base{ clip = 0.2 })
+  fails("al.grpo: option 'clip' now means the gradient-norm clip", al.grpo.new, lm:clone(), base{ clip = 0.2 })
+  fails("al.ppo: unknown option 'grad_clip'", al.ppo.new, lm:clone(), base{ grad_clip = 1 })
+  fails("al.ppo: option 'ratio_clip' must be a number in [0, inf]", al.ppo.new, lm:clone(), base{ ratio_clip = -1 })
   fails("al.ppo: value_model must be a model", al.ppo.new, lm:clone(), base{ value_model = 3 })
   fails("al.ppo: the value model has no scalar head", al.ppo.new, lm:clone(), base{ value_model = lm:clone() })
 end

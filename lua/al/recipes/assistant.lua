@@ -63,14 +63,16 @@ local SMOKE = {
   eval_n = 44,
 }
 
-local function copy(t)
-  if type(t) ~= "table" then return t end
-  local o = {}
-  for k, v in pairs(t) do o[k] = copy(v) end
-  return o
-end
-
-local function al_() return require "al" end
+local core = require "al.core"
+local util = require "al.util"
+local function copy(t) return util.copy(t, true) end
+local cache = require "al.cache"
+local labelers = require "al.labelers"
+local pretrain = require "al.pretrain"
+local sft_trainer = require "al.sft"
+local reward_model = require "al.reward_model"
+local ppo = require "al.ppo"
+local dpo = require "al.dpo"
 
 -- A.budget(smoke) -> a fresh copy of the full or smoke budget table.
 function M.budget(smoke)
@@ -82,7 +84,7 @@ local worlds = {}
 function M.world(smoke)
   local b = M.budget(smoke)
   local key = b.world.seed
-  if not worlds[key] then worlds[key] = al_().worlds.assistant(copy(b.world)) end
+  if not worlds[key] then worlds[key] = require("al.worlds.assistant")(copy(b.world)) end
   return worlds[key]
 end
 
@@ -119,16 +121,15 @@ end
 
 -- A.base{ smoke =, size = "S" } -> the pretrained base model (cached), built = true when built now.
 function M.base(o)
-  local al = al_()
   local r = M.base_recipe(o)
-  return al.cache("assistant-base-" .. r.size, r, function()
+  return cache("assistant-base-" .. r.size, r, function()
     local w = M.world(r.smoke)
-    local m = al.gpt{ vocab = w.vocab, ctx = r.ctx, d = r.model.d, heads = r.model.heads,
+    local m = core.gpt{ vocab = w.vocab, ctx = r.ctx, d = r.model.d, heads = r.model.heads,
                       layers = r.model.layers, seed = 1 }
     local recs = {}
     for i, s in ipairs(w:corpus(r.corpus)) do recs[i] = w:encode(s) end
     local p = r.pretrain
-    al.pretrain(m, recs, { steps = p.steps, batch_size = p.batch_size, lr = p.lr, warmup = p.warmup,
+    pretrain(m, recs, { steps = p.steps, batch_size = p.batch_size, lr = p.lr, warmup = p.warmup,
                            seed = 1, progress = not quiet })
     return m
   end)
@@ -142,14 +143,13 @@ end
 
 -- A.sft{ smoke =, size = "S" } -> the SFT model (cached; builds the base first if needed).
 function M.sft(o)
-  local al = al_()
   local r = M.sft_recipe(o)
-  return al.cache("assistant-sft-" .. r.base.size, r, function()
+  return cache("assistant-sft-" .. r.base.size, r, function()
     local w = M.world(r.base.smoke)
     local base = M.base(o)
     local m = base:clone()
     local s = r.sft
-    al.sft(m, w:demos(r.demos), { epochs = s.epochs, batch_size = s.batch_size, lr = s.lr,
+    sft_trainer(m, w:demos(r.demos), { epochs = s.epochs, batch_size = s.batch_size, lr = s.lr,
                                   tok = w.tok, seed = 1, progress = not quiet })
     return m
   end)
@@ -157,16 +157,15 @@ end
 
 -- ---- preferences and reward models ---------------------------------------------------------
 
--- Labeler options by kind: "hh", "helpful_only", or a table of al.labelers.new options.
+-- Labeler options by kind: "hh", "helpful_only", or a table of labelers.new options.
 local function make_labeler(kind, seed)
-  local al = al_()
   if type(kind) == "table" then
     local o = copy(kind)
     o.seed = seed
-    return al.labelers.new(o)
-  elseif kind == "hh" then return al.labelers.hh{ seed = seed }
-  elseif kind == "helpful_only" then return al.labelers.helpful_only{ seed = seed }
-  elseif kind == "gold" then return al.labelers.gold{ seed = seed }
+    return labelers.new(o)
+  elseif kind == "hh" then return labelers.hh{ seed = seed }
+  elseif kind == "helpful_only" then return labelers.helpful_only{ seed = seed }
+  elseif kind == "gold" then return labelers.gold{ seed = seed }
   end
   error("al.recipes.assistant: unknown labeler kind '" .. tostring(kind) .. "'", 3)
 end
@@ -201,16 +200,15 @@ end
 -- A.reward_model{ smoke, size, seed, labeler, n, family, exclude } -> the RM (cached), its
 -- held-out accuracy on its own labels (nil when loaded from the cache).
 function M.reward_model(o)
-  local al = al_()
   local r = M.rm_recipe(o)
   local label = type(r.labeler) == "table" and (r.labeler.name or "custom") or r.labeler
   local acc
-  local m = al.cache("assistant-rm-" .. label, r, function()
+  local m = cache("assistant-rm-" .. label, r, function()
     local w = M.world(o.smoke)
     local prefs = M.preferences(o)
     local sft = M.sft{ smoke = o.smoke, size = o.size }
     local rm = sft:clone()
-    local _, hist = al.reward_model(rm, prefs, { epochs = r.rm.epochs, batch_size = r.rm.batch_size,
+    local _, hist = reward_model(rm, prefs, { epochs = r.rm.epochs, batch_size = r.rm.batch_size,
       lr = r.rm.lr, seed = r.seed, tok = w.tok, eval = 0.1, progress = not quiet })
     acc = hist.eval_accuracy or (hist[#hist] and hist[#hist].eval_accuracy)
     return rm
@@ -221,13 +219,12 @@ end
 -- A.rm_accuracy(rm, prefs) -> fraction of preference records (strings, as world:compare gives)
 -- whose chosen response the RM scores higher (ties 1/2).
 function M.rm_accuracy(rm, prefs)
-  local al = al_()
   local recs = {}
   for i, p in ipairs(prefs) do
     local w = M.world(false)
     recs[i] = { prompt = w:encode(p.prompt), chosen = w:encode(p.chosen), rejected = w:encode(p.rejected) }
   end
-  return al.reward_model.accuracy(rm, recs, 64)
+  return reward_model.accuracy(rm, recs, 64)
 end
 
 -- ---- policies ------------------------------------------------------------------------------
@@ -249,7 +246,6 @@ local PPO_KNOWN = { smoke = 1, size = 1, seed = 1, rm = 1, reward = 1, steps = 1
 --   at 0 with metrics nil) } -> the trained policy, the per-step metrics. Not cached.
 function M.ppo(o)
   o = check(o, PPO_KNOWN, "al.recipes.assistant.ppo")
-  local al = al_()
   local b = M.budget(o.smoke)
   local w = M.world(o.smoke)
   local sft = M.sft{ smoke = o.smoke, size = o.size }
@@ -257,7 +253,7 @@ function M.ppo(o)
   local p = b.ppo
   local kl = o.target and { beta = o.beta or p.beta, target = o.target } or { beta = o.beta or p.beta }
   local prompts = M.rl_prompts{ smoke = o.smoke, seed = o.seed, family = o.family, exclude = o.exclude }
-  local trainer = al.ppo.new(policy, {
+  local trainer = ppo.new(policy, {
     ref = o.ref or sft, reward = o.rm or o.reward, prompts = prompts, tok = w.tok,
     steps = o.steps or p.steps, batch_size = o.batch_size or p.batch_size, max_new = p.max_new,
     epochs = p.epochs, minibatches = p.minibatches, lr = o.lr or p.lr, kl = kl,
@@ -282,14 +278,13 @@ end
 function M.rlhf(o)
   o = check(o, { smoke = 1, size = 1, seed = 1, labeler = 1, rm_size = 1, beta = 1, exclude = 1 },
     "al.recipes.assistant.rlhf")
-  local al = al_()
   local b = M.budget(o.smoke)
   local rm_o = { smoke = o.smoke, size = o.rm_size or "S", seed = o.seed, labeler = o.labeler or "hh",
                  exclude = o.exclude }
   local r = { rev = M.REV, stage = "rlhf", sft = M.sft_recipe{ smoke = o.smoke, size = o.size },
               rm = M.rm_recipe(rm_o), ppo = b.ppo, beta = o.beta or b.ppo.beta, seed = o.seed or 1,
               exclude = o.exclude or false }
-  return al.cache("assistant-rlhf-" .. (o.size or "S"), r, function()
+  return cache("assistant-rlhf-" .. (o.size or "S"), r, function()
     local rm = M.reward_model(rm_o)
     return (M.ppo{ smoke = o.smoke, size = o.size, seed = o.seed, rm = rm, beta = r.beta,
                    exclude = o.exclude })
@@ -301,7 +296,6 @@ end
 function M.dpo(o)
   o = check(o, { smoke = 1, size = 1, seed = 1, prefs = 1, labeler = 1, beta = 1, lr = 1 },
     "al.recipes.assistant.dpo")
-  local al = al_()
   local b = M.budget(o.smoke)
   local w = M.world(o.smoke)
   local sft = M.sft{ smoke = o.smoke, size = o.size }
@@ -309,7 +303,7 @@ function M.dpo(o)
     labeler = o.labeler or "hh" }
   local pol = sft:clone()
   local d = b.dpo
-  al.dpo(pol, prefs, { ref = sft, beta = o.beta or d.beta, epochs = d.epochs,
+  dpo(pol, prefs, { ref = sft, beta = o.beta or d.beta, epochs = d.epochs,
     batch_size = d.batch_size, lr = o.lr or d.lr, seed = o.seed or 1, tok = w.tok, progress = false })
   return pol
 end
@@ -366,8 +360,8 @@ end
 -- ---- small statistics shared by the experiments ----------------------------------------------
 
 -- mean (NaN when empty) and sample standard deviation (n-1; 0 below two values)
-M.mean = require("al.util").mean
-M.sd = require("al.util").sd
+M.mean = util.mean
+M.sd = util.sd
 
 -- A.stat(list) -> { mean =, sd =, n =, values = } (sd over seeds; 0 for one seed).
 function M.stat(t)

@@ -12,6 +12,11 @@
 -- Corpus documents longer than the context are cut to their first `ctx` tokens (about 5% of
 -- them at ctx 32: they lose their <eos>). Everything is seeded in the recipe, so the same
 -- recipe always gives the same bits (one thread).
+local core = require "al.core"
+local cache = require "al.cache"
+local pretrain = require "al.pretrain"
+local sft_trainer = require "al.sft"
+
 local M = {}
 
 M.VARIANTS = {
@@ -46,8 +51,7 @@ function M.recipe(v)
 end
 
 function M.world(v)
-  local al = require "al"
-  return al.worlds.sentiment{ seed = M.recipe(v).world_seed }
+  return require("al.worlds.sentiment"){ seed = M.recipe(v).world_seed }
 end
 
 local function cut(ids, n)
@@ -57,15 +61,14 @@ end
 
 -- The pretrained base LM of variant v (cached).
 function M.base(v, world)
-  local al = require "al"
   local r = M.recipe(v)
   world = world or M.world(v)
-  return (al.cache("sentiment-base", r, function()
-    local m = al.gpt{ vocab = world.vocab, ctx = r.ctx, d = r.d, heads = r.heads,
+  return (cache("sentiment-base", r, function()
+    local m = core.gpt{ vocab = world.vocab, ctx = r.ctx, d = r.d, heads = r.heads,
                       layers = r.layers, seed = r.init_seed }
     local docs = {}
     for i, s in ipairs(world:corpus(r.corpus)) do docs[i] = cut(world:encode(s), r.ctx) end
-    al.pretrain(m, docs, { steps = r.pretrain_steps, batch_size = r.pretrain_batch,
+    pretrain(m, docs, { steps = r.pretrain_steps, batch_size = r.pretrain_batch,
                            lr = r.pretrain_lr, seed = r.init_seed, progress = false })
     return m
   end))
@@ -73,11 +76,10 @@ end
 
 -- The SFT policy of variant v (cached; its key covers the base recipe too).
 function M.sft(v, world)
-  local al = require "al"
   local r = M.recipe(v)
   r.stage = "sft"
   world = world or M.world(v)
-  return (al.cache("sentiment-sft", r, function()
+  return (cache("sentiment-sft", r, function()
     local m = M.base(v, world):clone()
     local recs = {}
     for i, d in ipairs(world:demos(r.demos)) do
@@ -90,7 +92,7 @@ function M.sft(v, world)
       table.move(c, 1, n, #p + 1, toks)
       recs[i] = { tokens = toks, start = #p }
     end
-    al.sft(m, recs, { epochs = r.sft_epochs, batch_size = r.sft_batch, lr = r.sft_lr,
+    sft_trainer(m, recs, { epochs = r.sft_epochs, batch_size = r.sft_batch, lr = r.sft_lr,
                       seed = r.init_seed, progress = false })
     return m
   end))

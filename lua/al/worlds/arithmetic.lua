@@ -10,6 +10,7 @@
 -- addition (the emergence task; answers are digits + 1 wide).
 -- Gold: process_gold (per-step correctness), outcome_gold (final answer), metrics (exact match,
 -- per-digit accuracy, token edit distance).
+local tokenizer = require("al.core").tokenizer
 local common = require "al.worlds.common"
 
 local M = {}
@@ -53,7 +54,7 @@ function M.new(opts)
   local list = { "start", ";", "=", "ans", "+", "-", "*" }
   for d = 0, 9 do list[#list + 1] = tostring(d) end
   self.words = list
-  self.tok = common.al().tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
+  self.tok = tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
     unk = "<unk>" })
   self.vocab = self.tok:size()
   self.difficulty = o.digits * o.steps

@@ -2,18 +2,16 @@
 -- streams, word-level text helpers, batched sampling from a model, simple statistics.
 -- Worlds know nothing of model internals: they only call model:generate(prompts, opts)
 -- (lists of 0-based token arrays) and decode with their own tokenizer.
+local core = require "al.core"
+
 local common = {}
 
-local al_mod
--- The `al` module, required on first use (so that requiring a world never loops).
-function common.al()
-  if not al_mod then al_mod = require "al" end
-  return al_mod
-end
+-- The C bindings (al.core: tokenizers, rng). Kept for worlds/assistant until it requires
+-- "al.core" itself (removed at merge).
 
 -- A seeded random stream: al.rng(seed, stream). Worlds never use math.random.
 function common.rng(seed, stream)
-  return common.al().rng(seed, stream)
+  return core.rng(seed, stream)
 end
 
 -- Copy `opts` over `defaults`, refusing keys that `defaults` does not name (a typo must not

