@@ -62,7 +62,16 @@ function M.key(name, recipe)
   return name .. "-" .. core.hash(canonical(recipe) .. "|" .. core.version .. "|" .. M.code_fingerprint())
 end
 
+-- A unique sibling name for building dir (two processes may build the same entry at once: each
+-- builds in its own directory and the first rename wins; the loser keeps the winner's model).
+local function temp_dir(dir)
+  return dir .. ".build-" .. core.hash(tostring({}) .. os.clock() .. os.time())
+end
+
 return setmetatable(M, {
+  -- build() returns the model and, optionally, a table of facts about its building (e.g. the
+  -- reward model's held-out accuracy); they are kept in DIR/build.json and returned on every
+  -- later load, so a result never depends on whether the cache was warm.
   __call = function(_, name, recipe, build)
     if type(name) ~= "string" then error("al.cache: bad argument #1 (name string expected)", 2) end
     if type(recipe) ~= "table" then error("al.cache: bad argument #2 (recipe table expected)", 2) end
@@ -70,12 +79,30 @@ return setmetatable(M, {
     local dir = M.dir() .. "/" .. M.key(name, recipe)
     if util.file_exists(dir .. "/model.safetensors") then
       local ok, m = pcall(core.load, dir)
-      if ok then return m, true end
+      if ok then
+        local meta = util.file_exists(dir .. "/build.json") and core.json.read(dir .. "/build.json") or nil
+        return m, true, meta
+      end
       io.stderr:write("al.cache: rebuilding " .. dir .. " (" .. tostring(m) .. ")\n")
     end
-    local m = build()
-    util.mkdir_p(dir)
-    m:save(dir)
-    return m, false
+    local m, meta = build()
+    if meta ~= nil and type(meta) ~= "table" then
+      error("al.cache: " .. name .. ": the build function's second result must be a table", 2)
+    end
+    local tmp = temp_dir(dir)
+    util.mkdir_p(tmp)
+    m:save(tmp)
+    if meta then core.json.write(tmp .. "/build.json", meta) end
+    if not os.rename(tmp, dir) then
+      -- dir exists: a broken entry (replace it) or another process's finished build (keep it)
+      if util.file_exists(dir .. "/model.safetensors") and pcall(core.load, dir) then
+        os.execute("rm -rf " .. util.shell_quote(tmp))
+      else
+        os.execute("rm -rf " .. util.shell_quote(dir))
+        local ok, err = os.rename(tmp, dir)
+        if not ok then error("al.cache: cannot move " .. tmp .. " to " .. dir .. ": " .. tostring(err), 2) end
+      end
+    end
+    return m, false, meta
   end,
 })

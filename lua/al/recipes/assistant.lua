@@ -198,22 +198,20 @@ function M.rm_recipe(o)
 end
 
 -- A.reward_model{ smoke, size, seed, labeler, n, family, exclude } -> the RM (cached), its
--- held-out accuracy on its own labels (nil when loaded from the cache).
+-- held-out accuracy on its own labels (kept with the cached model, so a warm cache gives it too).
 function M.reward_model(o)
   local r = M.rm_recipe(o)
   local label = type(r.labeler) == "table" and (r.labeler.name or "custom") or r.labeler
-  local acc
-  local m = cache("assistant-rm-" .. label, r, function()
+  local m, _, meta = cache("assistant-rm-" .. label, r, function()
     local w = M.world(o.smoke)
     local prefs = M.preferences(o)
     local sft = M.sft{ smoke = o.smoke, size = o.size }
     local rm = sft:clone()
     local _, hist = reward_model(rm, prefs, { epochs = r.rm.epochs, batch_size = r.rm.batch_size,
       lr = r.rm.lr, seed = r.seed, tok = w.tok, eval = 0.1, progress = not quiet })
-    acc = hist.eval_accuracy or (hist[#hist] and hist[#hist].eval_accuracy)
-    return rm
+    return rm, { eval_accuracy = hist.eval_accuracy or (hist[#hist] and hist[#hist].eval_accuracy) }
   end)
-  return m, acc
+  return m, meta and meta.eval_accuracy
 end
 
 -- A.rm_accuracy(rm, prefs) -> fraction of preference records (strings, as world:compare gives)

@@ -13,6 +13,7 @@
 -- them at ctx 32: they lose their <eos>). Everything is seeded in the recipe, so the same
 -- recipe always gives the same bits (one thread).
 local core = require "al.core"
+local util = require "al.util"
 local cache = require "al.cache"
 local pretrain = require "al.pretrain"
 local sft_trainer = require "al.sft"
@@ -59,11 +60,25 @@ local function cut(ids, n)
   return table.move(ids, 1, n, 1, {})
 end
 
+-- The cache key of a shared model: the recipe and the world's lexicon (AFINN when installed, else
+-- the world's own), by content, so a model built under one lexicon is never served under another.
+function M.cache_key(r, world)
+  if not world._lexicon_hash then
+    local words = {}
+    for w, v in pairs(world.lexicon) do words[#words + 1] = w .. "=" .. tostring(v) end
+    table.sort(words)
+    world._lexicon_hash = core.hash(table.concat(words, "\n"))
+  end
+  local k = util.copy(r)
+  k.lexicon = world._lexicon_hash
+  return k
+end
+
 -- The pretrained base LM of variant v (cached).
 function M.base(v, world)
   local r = M.recipe(v)
   world = world or M.world(v)
-  return (cache("sentiment-base", r, function()
+  return (cache("sentiment-base", M.cache_key(r, world), function()
     local m = core.gpt{ vocab = world.vocab, ctx = r.ctx, d = r.d, heads = r.heads,
                       layers = r.layers, seed = r.init_seed }
     local docs = {}
@@ -79,7 +94,7 @@ function M.sft(v, world)
   local r = M.recipe(v)
   r.stage = "sft"
   world = world or M.world(v)
-  return (cache("sentiment-sft", r, function()
+  return (cache("sentiment-sft", M.cache_key(r, world), function()
     local m = M.base(v, world):clone()
     local recs = {}
     for i, d in ipairs(world:demos(r.demos)) do
