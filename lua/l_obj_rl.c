@@ -96,7 +96,7 @@ static int l_gae(lua_State *L) {
 }
 
 // whiten(x [, { mask, shift_mean = true, clip }]) -> x whitened over all (masked) entries, in
-// x's al_lobj_shape; masked-out entries become 0; clip = c then clips into [-c, c].
+// x's shape; masked-out entries become 0; clip = c then clips into [-c, c].
 static int l_whiten(lua_State *L) {
   static const char *const known[] = {"mask", "shift_mean", "clip", NULL};
   const char *fn = "whiten";
@@ -124,7 +124,7 @@ static int l_whiten(lua_State *L) {
 
 static const char *const kl_names[] = {"k1", "k2", "k3", "abs", NULL};
 
-// kl_estimate{ logp, ref_logp, estimator = "k1" } -> per-token estimates in logp's al_lobj_shape
+// kl_estimate{ logp, ref_logp, estimator = "k1" } -> per-token estimates in logp's shape
 static int l_kl_estimate(lua_State *L) {
   static const char *const known[] = {"logp", "ref_logp", "estimator", NULL};
   const char *fn = "kl_estimate";

@@ -37,10 +37,9 @@ static int l_bon(lua_State *L) {
   static const char *const known[] = {"proxy", "gold", "n", NULL};
   const char *fn = "bon";
   al_lobj_checkopts(L, fn, known);
-  int M, m, K;
+  int M, K;
   double *px = al_lobj_vec(L, fn, 1, "proxy", &M, 1, 0);
-  double *gd = al_lobj_vec(L, fn, 1, "gold", &m, 0, 0);
-  if (gd) al_lobj_samelen(L, fn, "proxy", M, "gold", m);
+  double *gd = al_lobj_vec_like(L, fn, "gold", "proxy", M, 0, 0);
   int *ns = al_lobj_ivec(L, fn, 1, "n", &K, 1);
   double *eg = al_lobj_newbuf(L, (size_t)K), *ep = al_lobj_newbuf(L, (size_t)K), *kl = al_lobj_newbuf(L, (size_t)K);
   if (al_bon_expect(gd ? eg : NULL, ep, px, gd, M, ns, K) != AL_OK) return al_lua_fail(L);
@@ -80,12 +79,10 @@ static int l_elo(lua_State *L) {
   static const char *const known[] = {"a", "b", "score", "players", "anchor", "prior", NULL};
   const char *fn = "elo";
   al_lobj_checkopts(L, fn, known);
-  int G, n;
+  int G;
   int *a = al_lobj_ivec(L, fn, 1, "a", &G, 1);
-  int *b = al_lobj_ivec(L, fn, 1, "b", &n, 1);
-  al_lobj_samelen(L, fn, "a", G, "b", n);
-  double *s = al_lobj_vec(L, fn, 1, "score", &n, 1, 0);
-  al_lobj_samelen(L, fn, "a", G, "score", n);
+  int *b = al_lobj_ivec_like(L, fn, "b", "a", G, 1);
+  double *s = al_lobj_vec_like(L, fn, "score", "a", G, 1, 0);
   int mx = 0;
   for (int g = 0; g < G; g++) {
     if (a[g] < 1 || b[g] < 1) return luaL_error(L, "elo: game %d has a player id < 1", g + 1);
@@ -115,7 +112,7 @@ static int l_fit_gao(lua_State *L) {
   const char *fn = "fit_gao";
   al_lobj_checkopts(L, fn, known);
   int form = al_lobj_optenum(L, fn, "form", "bon", forms);
-  int N, n;
+  int N;
   double *d = al_lobj_vec(L, fn, 1, "d", &N, 0, 0);
   if (!d) {
     d = al_lobj_vec(L, fn, 1, "kl", &N, 0, 0);
@@ -126,8 +123,7 @@ static int l_fit_gao(lua_State *L) {
     if (!lua_isnil(L, -1)) return luaL_error(L, "fit_gao: give 'd' or 'kl', not both");
     lua_pop(L, 1);
   }
-  double *R = al_lobj_vec(L, fn, 1, "reward", &n, 1, 0);
-  al_lobj_samelen(L, fn, "d", N, "reward", n);
+  double *R = al_lobj_vec_like(L, fn, "reward", "d", N, 1, 0);
   al_fit f;
   if ((form ? al_fit_gao_rl : al_fit_gao_bon)(&f, d, R, N) != AL_OK) return al_lua_fail(L);
   al_lobj_push(L, fit_fields, &f, NULL, 0, NULL);

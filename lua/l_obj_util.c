@@ -31,6 +31,19 @@ static const char *argname(lua_State *L, int t, const char *key) {
   return key ? lua_pushstring(L, key) : lua_pushfstring(L, "argument #%d", t);
 }
 
+// Push the argument and, above it, its name for messages (*name); returns the argument's type.
+// When it is nil, pops both, and raises "fn: key is required" when required.
+static int fetch_named(lua_State *L, const char *fn, int t, const char *key, int required,
+                       const char **name) {
+  int ty = fetch(L, t, key);
+  *name = argname(L, t, key);
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 2);
+    if (required) luaL_error(L, "%s: %s is required", fn, key ? key : "an array");
+  }
+  return ty;
+}
+
 double *al_lobj_newbuf(lua_State *L, size_t n) {
   double *x = lua_newuserdatauv(L, n ? n * sizeof(double) : 1, 0);
   if (n) memset(x, 0, n * sizeof(double));
@@ -55,15 +68,11 @@ static double tonum(lua_State *L, const char *fn, const char *name, int row, int
 double *al_lobj_vec(lua_State *L, const char *fn, int t, const char *key, int *n, int required,
                    int allow_bool) {
   luaL_checkstack(L, 6, fn);
-  int ty = fetch(L, t, key);
-  int vi = lua_gettop(L);
-  const char *name = argname(L, t, key);
-  if (ty == LUA_TNIL) {
-    lua_pop(L, 2);
-    *n = 0;
-    if (required) luaL_error(L, "%s: %s is required", fn, key ? key : "an array");
-    return NULL;
-  }
+  const char *name;
+  int ty = fetch_named(L, fn, t, key, required, &name);
+  *n = 0;
+  if (ty == LUA_TNIL) return NULL;
+  int vi = lua_gettop(L) - 1;
   if (ty != LUA_TTABLE) luaL_error(L, "%s: %s must be an array of numbers (got %s)", fn, name, lua_typename(L, ty));
   lua_Unsigned len = lua_rawlen(L, vi);
   if (len > (lua_Unsigned)(INT_MAX / 8)) luaL_error(L, "%s: %s is too long", fn, name);
@@ -96,19 +105,31 @@ void al_lobj_samelen(lua_State *L, const char *fn, const char *k1, int n1, const
   if (n1 != n2) luaL_error(L, "%s: '%s' has %d entries but '%s' has %d", fn, k2, n2, k1, n1);
 }
 
+double *al_lobj_vec_like(lua_State *L, const char *fn, const char *key, const char *like, int n,
+                         int required, int allow_bool) {
+  int m;
+  double *x = al_lobj_vec(L, fn, 1, key, &m, required, allow_bool);
+  if (x) al_lobj_samelen(L, fn, like, n, key, m);
+  return x;
+}
+
+int *al_lobj_ivec_like(lua_State *L, const char *fn, const char *key, const char *like, int n,
+                       int required) {
+  int m;
+  int *x = al_lobj_ivec(L, fn, 1, key, &m, required);
+  if (x) al_lobj_samelen(L, fn, like, n, key, m);
+  return x;
+}
+
 // A per-token argument into a (B,T) buffer (0 past each row's end) left on the stack; the first
-// one read fixes the al_lobj_shape, later ones must match it.
+// one read fixes the shape, later ones must match it.
 double *al_lobj_tok(lua_State *L, const char *fn, int t, const char *key, al_lobj_shape *sh, int required,
                    int allow_bool) {
   luaL_checkstack(L, 8, fn);
-  int ty = fetch(L, t, key);
-  int vi = lua_gettop(L);
-  const char *name = argname(L, t, key);
-  if (ty == LUA_TNIL) {
-    lua_pop(L, 2);
-    if (required) luaL_error(L, "%s: %s is required", fn, key ? key : "an array");
-    return NULL;
-  }
+  const char *name;
+  int ty = fetch_named(L, fn, t, key, required, &name);
+  if (ty == LUA_TNIL) return NULL;
+  int vi = lua_gettop(L) - 1;
   if (ty != LUA_TTABLE)
     luaL_error(L, "%s: %s must be an array of numbers or of rows (got %s)", fn, name, lua_typename(L, ty));
   lua_Unsigned outer = lua_rawlen(L, vi);
@@ -144,7 +165,7 @@ double *al_lobj_tok(lua_State *L, const char *fn, int t, const char *key, al_lob
     vi++;
   } else if (nested != sh->nested || (nested && (int)outer != sh->B) ||
              (!nested && (int)outer != sh->len[0])) {
-    luaL_error(L, "%s: %s does not have the al_lobj_shape of '%s' (%s of %d)", fn, name, sh->first,
+    luaL_error(L, "%s: %s does not have the shape of '%s' (%s of %d)", fn, name, sh->first,
                nested ? "rows" : "array", (int)outer);
   }
   double *x = al_lobj_newbuf(L, (size_t)sh->N);
@@ -180,7 +201,7 @@ double *al_lobj_padmask(lua_State *L, const al_lobj_shape *sh, const double *use
   return m;
 }
 
-// Push x (B,T) back in the al_lobj_shape of the arguments
+// Push x (B,T) back in the shape of the arguments
 void al_lobj_pushtok(lua_State *L, const al_lobj_shape *sh, const double *x) {
   luaL_checkstack(L, 4, "obj");
   if (sh->nested) lua_createtable(L, sh->B, 0);

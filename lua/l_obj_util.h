@@ -27,6 +27,13 @@ double *al_lobj_vec(lua_State *L, const char *fn, int t, const char *key, int *n
 int *al_lobj_ivec(lua_State *L, const char *fn, int t, const char *key, int *n, int required);
 // Raise "fn: 'k2' has n2 entries but 'k1' has n1" when n1 != n2.
 void al_lobj_samelen(lua_State *L, const char *fn, const char *k1, int n1, const char *k2, int n2);
+// The flat array (of numbers / integers) at options key `key`, which must have the n entries of
+// the array at `like` when present (al_lobj_vec / al_lobj_ivec of the options table at 1, then
+// al_lobj_samelen).
+double *al_lobj_vec_like(lua_State *L, const char *fn, const char *key, const char *like, int n,
+                         int required, int allow_bool);
+int *al_lobj_ivec_like(lua_State *L, const char *fn, const char *key, const char *like, int n,
+                       int required);
 // A per-token argument into a (B,T) buffer (0 past each row's end); the first one read fixes
 // *sh (zero it before), later ones must match it.
 double *al_lobj_tok(lua_State *L, const char *fn, int t, const char *key, al_lobj_shape *sh,
