@@ -6,8 +6,8 @@
 // params, zero_grad, grad_norm, set_head, copy_params, free. The other methods live with their
 // concern and are added to the same table through al_lua_gpt_methods: save (l_optim.c),
 // train_step, forward, backward, kl_to (l_train.c), generate, score (l_sample.c).
-// Layering: l_optim.c, l_train.c, l_sample.c -> l_gpt.c -> l_util.c -> core; l_gpt.c includes
-// none of theirs. The optimizer and the schedule are in l_optim.c.
+// Layering: l_optim.c, l_train.c, l_sample.c -> l_gpt.c -> l_util.c -> core; l_gpt.c calls none
+// of theirs. The optimizer and the schedule are in l_optim.c.
 // Memory: a model is owned by its userdata (freed by __gc, __close or m:free()); scratch arrays
 // that live across a possible Lua error are userdata too, so an error never leaks.
 #include <math.h>
