@@ -7,6 +7,8 @@
 // userdata to an al.KVCache userdata), grown when a call needs more and freed with the model.
 // Buffers handed to the core are userdata owned by the garbage collector, so an error raised
 // while reading arguments leaks nothing.
+// Layering: l_core.c -> l_sample.c -> l_gpt.c (al_lua_checkgpt, al_lua_gpt_methods, which puts
+// generate and score into the one al.GPT method table) -> core. Training is l_train.c's.
 #include <limits.h>
 #include <math.h>
 
@@ -15,7 +17,7 @@
 
 #define CACHE_MT "al.KVCache"
 #define CACHES_KEY "al.sample.caches"
-#define RNG_MT "al.Rng" // l_base.c's generator userdata: a bare al_rng
+#define RNG_MT "al.Rng" // l_rng.c's generator userdata: a bare al_rng
 #define GEN_CHUNK 64    // generate at most this many sequences at once (bounds the cache)
 
 typedef struct {
@@ -294,6 +296,8 @@ static int l_kl(lua_State *L) {
 
 // ---- registration ------------------------------------------------------------------------------
 
+static const luaL_Reg sample_methods[] = {{"generate", l_generate}, {"score", l_score}, {NULL, NULL}};
+
 int al_open_sample(lua_State *L) {
   int core = lua_gettop(L);
   if (luaL_newmetatable(L, CACHE_MT)) {
@@ -311,20 +315,6 @@ int al_open_sample(lua_State *L) {
   lua_pushcfunction(L, l_kl);
   lua_setfield(L, core, "kl");
 
-  // methods of al.GPT (its metatable is made by al_open_gpt, which runs first)
-  luaL_getmetatable(L, AL_GPT_MT);
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "__index");
-    if (!lua_istable(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushvalue(L, -1);
-    }
-    lua_pushcfunction(L, l_generate);
-    lua_setfield(L, -2, "generate");
-    lua_pushcfunction(L, l_score);
-    lua_setfield(L, -2, "score");
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
+  al_lua_gpt_methods(L, sample_methods); // m:generate, m:score
   return 0;
 }

@@ -1,5 +1,12 @@
-// alignlab shell: batched forward and backward of a model on ragged token sequences, the one
-// primitive every Lua trainer (pretrain, SFT, RM, DPO, PPO, GRPO) is built on.
+// alignlab shell: the training methods of al.GPT: batched forward and backward of a model on
+// ragged token sequences, the one primitive every Lua trainer (pretrain, SFT, RM, DPO, PPO,
+// GRPO) is built on, the exact KL between two models, and the one-call LM step m:train_step.
+// Layering: l_core.c -> l_train.c -> l_gpt.c (al_lua_checkgpt, al_lua_gpt_methods, which puts
+// these methods into the one al.GPT method table), l_optim.c's al_lua_checkadamw, l_util.c ->
+// core. Optimizer, schedule and checkpoints are l_optim.c's; sampling is l_sample.c's.
+//
+//   loss, gnorm = m:train_step(batch, opt [, { lr = }])
+//     mean next-token loss over the targets of a ragged batch, one AdamW step (see below).
 //
 //   res = m:forward(seqs [, { start = P | {P_1..P_B}, mask = {{...}}, values = bool,
 //                             entropy = bool, logp = bool, last = bool, per_token = bool }])
@@ -31,14 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "al_optim.h"
 #include "bind.h"
 
-// Lua-owned scratch: freed by the collector even when an error unwinds past it.
-static void *scratch(lua_State *L, size_t n) {
-  void *p = lua_newuserdatauv(L, n ? n : 1, 0);
-  memset(p, 0, n ? n : 1);
-  return p;
-}
 
 static int seq_len(lua_State *L, int seqs, int b) {
   int n = -1;
@@ -74,7 +76,7 @@ static int l_forward(lua_State *L) {
   if ((want_logp || want_ent) && !m->cfg.lm) return luaL_error(L, "forward: model has no LM head (lm = false)");
   int B = (int)lua_rawlen(L, 2);
   if (B < 1) return luaL_error(L, "forward: empty batch");
-  int *len = scratch(L, (size_t)B * sizeof(int));
+  int *len = al_lua_scratch(L, (size_t)B * sizeof(int));
   int T = 0;
   for (int b = 0; b < B; b++) {
     int n = seq_len(L, 2, b);
@@ -84,9 +86,9 @@ static int l_forward(lua_State *L) {
   }
   if (T > m->cfg.maxT)
     return luaL_error(L, "forward: sequence of %d tokens exceeds the model's context %d", T, m->cfg.maxT);
-  int *tokens = scratch(L, (size_t)B * T * sizeof(int));
-  int *targets = scratch(L, (size_t)B * T * sizeof(int));
-  float *buf = scratch(L, (size_t)B * T * sizeof(float));
+  int *tokens = al_lua_scratch(L, (size_t)B * T * sizeof(int));
+  int *targets = al_lua_scratch(L, (size_t)B * T * sizeof(int));
+  float *buf = al_lua_scratch(L, (size_t)B * T * sizeof(float));
   // start: a number or a per-sequence list; mask: a list of per-token arrays
   int istart = lua_gettop(L) + 1, imask = istart + 1;
   int start_type = LUA_TNIL;
@@ -250,13 +252,13 @@ static int l_backward(lua_State *L) {
   if (!lua_isnil(L, idv) && !lua_isnil(L, idz)) return luaL_error(L, "backward: give dvalues or dlast, not both");
   if (!lua_isnil(L, idl) || !lua_isnil(L, ids)) {
     if (!m->have_logprobs) return luaL_error(L, "backward: the last forward computed no log-probs");
-    dlogp = scratch(L, (size_t)B * T * sizeof(float));
+    dlogp = al_lua_scratch(L, (size_t)B * T * sizeof(float));
     if (!lua_isnil(L, idl)) {
       luaL_checktype(L, idl, LUA_TTABLE);
       read_rows(L, idl, "dlogp", dlogp, B, T);
     } else {
       luaL_checktype(L, ids, LUA_TTABLE);
-      double *d = scratch(L, (size_t)B * sizeof(double));
+      double *d = al_lua_scratch(L, (size_t)B * sizeof(double));
       read_list(L, ids, "dsum", d, B);
       for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
@@ -265,7 +267,7 @@ static int l_backward(lua_State *L) {
   }
   if (!lua_isnil(L, idv) || !lua_isnil(L, idz)) {
     if (!m->cfg.scalar) return luaL_error(L, "backward: dvalues given but the model has no scalar head");
-    dval = scratch(L, (size_t)B * T * sizeof(float));
+    dval = al_lua_scratch(L, (size_t)B * T * sizeof(float));
     if (!lua_isnil(L, idv)) {
       luaL_checktype(L, idv, LUA_TTABLE);
       read_rows(L, idv, "dvalues", dval, B, T);
@@ -274,7 +276,7 @@ static int l_backward(lua_State *L) {
       // the lengths of the last forward's sequences, kept by forward in the registry
       const int *len = kept_lens(L, 1, m);
       if (!len) return luaL_error(L, "backward: dlast needs the last forward of this model to be m:forward");
-      double *d = scratch(L, (size_t)B * sizeof(double));
+      double *d = al_lua_scratch(L, (size_t)B * sizeof(double));
       read_list(L, idz, "dlast", d, B);
       for (int b = 0; b < B; b++) dval[(size_t)b * T + len[b] - 1] = (float)d[b];
     }
@@ -354,8 +356,8 @@ static int l_kl_to(lua_State *L) {
     return luaL_error(L, "kl_to: the two models' last forwards were on different sequences");
   const int *len = kept_lens(L, 1, p);
   if (!len) return luaL_error(L, "kl_to: the last forward of the model was not m:forward");
-  double *lp = scratch(L, (size_t)V * sizeof(double)), *lq = scratch(L, (size_t)V * sizeof(double));
-  float *rows = scratch(L, (size_t)B * T * sizeof(float));
+  double *lp = al_lua_scratch(L, (size_t)V * sizeof(double)), *lq = al_lua_scratch(L, (size_t)V * sizeof(double));
+  float *rows = al_lua_scratch(L, (size_t)B * T * sizeof(float));
   lua_createtable(L, B, 0);
   int out = lua_gettop(L);
   for (int b = 0; b < B; b++) {
@@ -379,21 +381,109 @@ static int l_kl_to(lua_State *L) {
   return 2;
 }
 
-int al_open_train(lua_State *L) {
-  luaL_getmetatable(L, AL_GPT_MT);
-  if (lua_isnil(L, -1)) {
+// ---- the one-call LM step ----
+
+// m:train_step(batch, opt [, { lr = }]) -> mean next-token loss, gradient norm
+// batch: list of token arrays (ragged, right-padded here); batch.mask: list of per-token 0/1
+// arrays, mask[b][i+1] ~= 0 when token x_i counts as a target (default: all of x_1..).
+static int m_train_step(lua_State *L) {
+  static const char *const known[] = {"lr", NULL};
+  lua_settop(L, 4);
+  al_gpt *m = al_lua_checkgpt(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  al_adamw *o = al_lua_checkadamw(L, 3);
+  al_lua_checkopts(L, 4, "train_step", known);
+  float lr = (float)al_lua_optnum(L, 4, "lr", o->cfg.lr);
+  if (m->frozen) return luaL_error(L, "train_step: the model is frozen");
+  if (!m->cfg.lm) return luaL_error(L, "train_step: the model has no lm head");
+  int B = (int)lua_rawlen(L, 2);
+  if (B < 1) return luaL_error(L, "train_step: empty batch");
+  lua_getfield(L, 2, "mask");
+  int maskidx = lua_gettop(L);
+  int hasmask = !lua_isnil(L, maskidx);
+  if (hasmask) luaL_argexpected(L, lua_istable(L, maskidx), 2, "batch.mask to be a table");
+  int T = 0;
+  for (int b = 0; b < B; b++) {
+    if (lua_rawgeti(L, 2, b + 1) != LUA_TTABLE)
+      return luaL_error(L, "train_step: batch[%d] must be a token array (got %s)", b + 1,
+                        luaL_typename(L, -1));
+    int n = (int)lua_rawlen(L, -1);
     lua_pop(L, 1);
-    return 0; // the model bindings are not there: nothing to extend
+    if (n > m->cfg.maxT)
+      return luaL_error(L, "train_step: batch[%d] has %d tokens, more than the model's ctx = %d",
+                        b + 1, n, m->cfg.maxT);
+    if (n > T) T = n;
   }
-  lua_getfield(L, -1, "__index");
-  if (lua_istable(L, -1)) {
-    lua_pushcfunction(L, l_forward);
-    lua_setfield(L, -2, "forward");
-    lua_pushcfunction(L, l_backward);
-    lua_setfield(L, -2, "backward");
-    lua_pushcfunction(L, l_kl_to);
-    lua_setfield(L, -2, "kl_to");
+  if (T < 2) return luaL_error(L, "train_step: every sequence is shorter than 2 tokens");
+  int *tok = al_lua_scratch(L, (size_t)B * T * sizeof(int));
+  int *tgt = al_lua_scratch(L, (size_t)B * T * sizeof(int));
+  float *logp = al_lua_scratch(L, (size_t)B * T * sizeof(float));
+  float *dlogp = al_lua_scratch(L, (size_t)B * T * sizeof(float));
+  int count = 0;
+  for (int b = 0; b < B; b++) {
+    lua_rawgeti(L, 2, b + 1);
+    int n = (int)lua_rawlen(L, -1);
+    if (hasmask && lua_rawgeti(L, maskidx, b + 1) != LUA_TTABLE)
+      return luaL_error(L, "train_step: batch.mask[%d] must be an array", b + 1);
+    if (hasmask && (int)lua_rawlen(L, -1) != n)
+      return luaL_error(L, "train_step: batch.mask[%d] has %d entries for %d tokens", b + 1,
+                        (int)lua_rawlen(L, -1), n);
+    int seq = lua_gettop(L) - hasmask;
+    for (int i = 0; i < T; i++) {
+      tgt[b * T + i] = -1;
+      if (i >= n) continue; // right padding: token 0, never a target
+      lua_rawgeti(L, seq, i + 1);
+      int isint = 0;
+      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      if (!isint || v < 0 || v >= m->cfg.V)
+        return luaL_error(L, "train_step: batch[%d][%d] must be a token id in [0, %d)", b + 1,
+                          i + 1, m->cfg.V);
+      lua_pop(L, 1);
+      tok[b * T + i] = (int)v;
+    }
+    for (int i = 1; i < n; i++) {
+      int on = 1;
+      if (hasmask) {
+        lua_rawgeti(L, -1, i + 1);
+        if (!lua_isnumber(L, -1) && !lua_isboolean(L, -1))
+          return luaL_error(L, "train_step: batch.mask[%d][%d] must be 0 or 1", b + 1, i + 1);
+        on = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tonumber(L, -1) != 0;
+        lua_pop(L, 1);
+      }
+      if (on) {
+        tgt[b * T + i - 1] = tok[b * T + i]; // position i-1 predicts token i
+        count++;
+      }
+    }
+    lua_pop(L, 1 + hasmask);
   }
-  lua_pop(L, 2);
+  if (count == 0) return luaL_error(L, "train_step: no target tokens (the mask is all zero)");
+  if (al_gpt_zero_grad(m) != AL_OK) return al_lua_fail(L);
+  if (al_gpt_forward(m, tok, B, T) != AL_OK) return al_lua_fail(L);
+  if (al_gpt_logprobs(m, tgt, logp) != AL_OK) return al_lua_fail(L);
+  double loss = 0;
+  for (int i = 0; i < B * T; i++)
+    if (tgt[i] >= 0) {
+      loss -= logp[i];
+      dlogp[i] = -1.0f / (float)count;
+    }
+  loss /= count;
+  if (!isfinite(loss)) return luaL_error(L, "train_step: non-finite loss (%f); nothing updated", loss);
+  if (al_gpt_backward(m, dlogp, NULL) != AL_OK) return al_lua_fail(L);
+  double gnorm = 0;
+  if (al_adamw_step(o, m, lr, &gnorm) != AL_OK) return al_lua_fail(L);
+  lua_pushnumber(L, loss);
+  lua_pushnumber(L, gnorm);
+  return 2;
+}
+
+// ---- registration ----
+
+static const luaL_Reg train_methods[] = {{"forward", l_forward},   {"backward", l_backward},
+                                         {"kl_to", l_kl_to},       {"train_step", m_train_step},
+                                         {NULL, NULL}};
+
+int al_open_train(lua_State *L) {
+  al_lua_gpt_methods(L, train_methods);
   return 0;
 }

@@ -2,8 +2,10 @@
 // libraries, "al.core" preloaded, package.path pointing at lua/al), then runs -e chunks, a script
 // with its `arg` table, a subcommand (reproduce, weave, bench: the Lua modules al.<name>, whose
 // main(args) does the work) or the REPL (repl.c). Everything runs under lua_pcall with a
-// traceback handler; Ctrl-C raises "interrupted" in Lua code (l_base.c) and makes a script exit
-// with status 130. The Lua modules themselves live in lua/al/.
+// traceback handler (shell.c); Ctrl-C raises "interrupted" in Lua code (shell.c) and makes a
+// script exit with status 130. The Lua modules themselves live in lua/al/.
+// Layering: main.c -> repl.c -> shell.c, main.c -> shell.c; nothing calls back into main.c.
+#include "repl.h"
 #include "shell.h"
 
 #include <limits.h>
@@ -30,40 +32,7 @@ static const char *const usage_text =
     "  -h, --help     print this help\n"
     "Environment: ALIGNLAB_LUA_PATH (directory holding al/init.lua), ALIGNLAB_HISTORY.\n";
 
-// ---- running code ---------------------------------------------------------------------------------
-
-static int msghandler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
-static int plainhandler(lua_State *L) {
-  if (lua_type(L, 1) == LUA_TSTRING) return 1;
-  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  return 1;
-}
-
-int al_shell_docall(lua_State *L, int narg, int nres, int traceback) {
-  int base = lua_gettop(L) - narg; // function index
-  lua_pushcfunction(L, traceback ? msghandler : plainhandler);
-  lua_insert(L, base);
-  int status = lua_pcall(L, narg, nres, base);
-  lua_remove(L, base);
-  return status;
-}
-
-void al_shell_report(lua_State *L) {
-  const char *msg = lua_tostring(L, -1);
-  fprintf(stderr, "alignlab: %s\n", msg ? msg : "(error object is not a string)");
-  fflush(stderr);
-  lua_pop(L, 1);
-}
+// ---- errors -------------------------------------------------------------------------------------
 
 // Report the error on top of the stack; 130 when a Ctrl-C caused it, else 1.
 static int fail_status(lua_State *L, int sigints_before) {

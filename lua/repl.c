@@ -1,9 +1,12 @@
 // alignlab shell: the read-eval-print loop. A line is first tried as an expression ("return " ..
 // line, so `1+1` and `=x` print), then as a statement; a chunk that ends early ("<eof>" in the
-// syntax error) reads continuation lines. Results are pretty-printed (l_base.c). On a terminal:
-// readline with history (~/.alignlab_history or $ALIGNLAB_HISTORY) read through readline's
-// callback interface, so Ctrl-C at the prompt drops the line instead of killing the shell.
+// syntax error) reads continuation lines. Results are pretty-printed (l_pretty.c); chunks run
+// through shell.c (docall, Ctrl-C). Layering: repl.c -> shell.c, l_pretty.c; never main.c.
+// On a terminal: readline with history (~/.alignlab_history or $ALIGNLAB_HISTORY) read through
+// readline's callback interface, so Ctrl-C at the prompt drops the line instead of killing the
+// shell.
 // On a pipe: plain lines, no prompts, no history. Errors go to stderr; the loop goes on.
+#include "repl.h"
 #include "shell.h"
 
 #include <errno.h>

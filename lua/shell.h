@@ -1,6 +1,6 @@
-// alignlab shell: what main.c, repl.c and l_base.c share (private to the executable; binding
-// files use bind.h). main.c parses the command line and runs scripts, repl.c reads and
-// evaluates lines, l_base.c owns the Ctrl-C flag and the pretty printer.
+// alignlab shell: what shell.c exports to main.c and repl.c (private to the executable; binding
+// files use bind.h, whose al_lua_interrupted() shell.c also defines). Layering: main.c -> repl.c
+// -> shell.c and main.c -> shell.c; shell.c calls neither.
 #ifndef AL_SHELL_H
 #define AL_SHELL_H
 
@@ -16,30 +16,17 @@ extern volatile sig_atomic_t al_shell_sigint;
 extern volatile sig_atomic_t al_shell_sigints;
 
 // Install the SIGINT handler for state L (hard = 1: a second Ctrl-C while the first is still
-// pending kills the process, as for scripts; hard = 0: never, as for the REPL).
+// pending kills the process, as for scripts; hard = 0: never, as for the REPL). L = NULL: the
+// handler only sets the flags (before lua_close).
 void al_shell_catch_sigint(lua_State *L, int hard);
 // Forget a pending Ctrl-C and remove the interrupt hook.
 void al_shell_clear_sigint(lua_State *L);
 
 // ---- running code ----
-// lua_pcall with a traceback message handler; on error leaves the message (with traceback
-// when `traceback`) on the stack and returns the status.
+// lua_pcall with a message handler (a traceback when `traceback`, else the plain message); on
+// error leaves the message on the stack and returns the status.
 int al_shell_docall(lua_State *L, int narg, int nres, int traceback);
 // Print the error message on top of the stack to stderr, prefixed by "alignlab: ", pop it.
 void al_shell_report(lua_State *L);
-
-// ---- REPL (repl.c) ----
-// Read-eval-print loop on stdin until EOF. Interactive (readline, prompts, history) when stdin
-// is a terminal; otherwise reads lines quietly. Returns the exit status (0).
-int al_repl(lua_State *L);
-
-// ---- pretty printing (l_base.c) ----
-// Push a readable rendering of the value at idx: tables nested and sorted, cut at `depth`
-// levels and `items` entries per table, wrapped at `width` columns; userdata via __tostring.
-void al_pretty_push(lua_State *L, int idx, int depth, int items, int width);
-
-// ---- shared helpers (l_base.c) ----
-// The al.Rng at idx (raises when it is not one).
-al_rng *al_lua_checkrng(lua_State *L, int idx);
 
 #endif

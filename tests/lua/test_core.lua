@@ -1,5 +1,6 @@
--- al.core's generic part (l_base.c): al.Rng, hash, time, isatty, mkdir_p, threads, pretty, and
--- the bind.h helpers every binding uses (options tables, integer arrays, error messages).
+-- al.core's generic part (l_base.c; al.Rng in l_rng.c, pretty in l_pretty.c): al.Rng, hash, time,
+-- isatty, mkdir_p, threads, pretty, and the bind.h helpers (l_util.c) every binding uses
+-- (options tables, integer arrays, error messages).
 print("testing al.core")
 local al = require "al"
 local core = al.core

@@ -1,4 +1,4 @@
--- Tests of the model bindings (lua/l_gpt.c): every function and method, their error paths,
+-- Tests of the model bindings (lua/l_gpt.c, l_optim.c, l_train.c): every function and method, their error paths,
 -- save/load identity, and a training step that lowers the loss.
 print("testing gpt")
 local al = require "al"

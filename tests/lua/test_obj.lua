@@ -1,4 +1,4 @@
--- Tests of lua/l_obj.c: every al.core.obj binding once, the shapes it returns, and its errors.
+-- Tests of lua/l_obj_pref.c, l_obj_rl.c, l_obj_stats.c (and l_obj_util.c): every al.core.obj binding once, the shapes it returns, and its errors.
 print("testing obj")
 local al = require "al"
 local obj = al.core.obj
