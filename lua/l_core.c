@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "l_mpi.h"
 
 int luaopen_al_core(lua_State *L);
 
@@ -30,5 +31,6 @@ int luaopen_al_core(lua_State *L) {
   al_open_obj(L);
   al_open_weave(L);
   al_open_train(L);
+  al_open_mpi(L);
   return 1;
 }

@@ -5,6 +5,7 @@
 // traceback handler; Ctrl-C raises "interrupted" in Lua code (l_base.c) and makes a script exit
 // with status 130. The Lua modules themselves live in lua/al/.
 #include "shell.h"
+#include "l_mpi.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ int luaopen_al_core(lua_State *L);
 
 static const char *const usage_text =
     "usage: alignlab [options] [script.lua [args]]\n"
-    "       alignlab reproduce|weave|bench [args]\n"
+    "       alignlab reproduce|weave|bench|sweep [args]\n"
     "With no arguments, alignlab starts the REPL (also when reading a pipe).\n"
     "Options:\n"
     "  -e code        run the Lua string 'code'\n"
@@ -60,6 +61,7 @@ int al_shell_docall(lua_State *L, int narg, int nres, int traceback) {
 
 void al_shell_report(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
+  al_mpi_on_error(msg); // under MPI with several ranks: "rank R: msg", stop every rank
   fprintf(stderr, "alignlab: %s\n", msg ? msg : "(error object is not a string)");
   fflush(stderr);
   lua_pop(L, 1);
@@ -272,7 +274,8 @@ static int run_subcommand(lua_State *L, opts *o) {
 }
 
 static int is_subcommand(const char *a) {
-  return strcmp(a, "reproduce") == 0 || strcmp(a, "weave") == 0 || strcmp(a, "bench") == 0;
+  return strcmp(a, "reproduce") == 0 || strcmp(a, "weave") == 0 || strcmp(a, "bench") == 0 ||
+         strcmp(a, "sweep") == 0;
 }
 
 // Everything that touches Lua runs here, under the lua_pcall of main().
