@@ -146,6 +146,7 @@ static int l_bcast(lua_State *L) {
     lua_settop(L, 1);
     return 1;
   }
+  (void)root;
 #ifdef AL_HAVE_MPI
   size_t n = 0;
   const char *s = my_rank == root ? luaL_checklstring(L, 1, &n) : "";
@@ -172,6 +173,7 @@ static int l_allgather(lua_State *L) {
     lua_rawseti(L, -2, 1);
     return 1;
   }
+  (void)s;
 #ifdef AL_HAVE_MPI
   if (n > 0x7fffffff) return luaL_error(L, "al.mpi.allgather: value too large");
   int len = (int)n;
@@ -225,6 +227,7 @@ static int l_allreduce_grads(lua_State *L) {
   al_gpt *m = al_lua_checkgpt(L, 1);
   float *g = slab(L, m, "grads");
   if (!active || nranks == 1) return 0;
+  (void)g;
 #ifdef AL_HAVE_MPI
   check_same_size(L, m, "allreduce_grads");
   size_t chunk = m->nparams < CHUNK ? m->nparams : CHUNK;
@@ -250,14 +253,14 @@ static int l_bcast_params(lua_State *L) {
   al_gpt *m = al_lua_checkgpt(L, 1);
   int root = check_root(L, 2);
   if (!active || nranks == 1) return 0;
+  (void)m;
+  (void)root;
 #ifdef AL_HAVE_MPI
   check_same_size(L, m, "bcast_params");
   for (size_t off = 0; off < m->nparams; off += CHUNK) {
     int n = (int)(m->nparams - off < CHUNK ? m->nparams - off : CHUNK);
     check_mpi(L, MPI_Bcast(m->params + off, n, MPI_FLOAT, root, MPI_COMM_WORLD), "bcast_params");
   }
-#else
-  (void)root;
 #endif
   return 0;
 }
