@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "l_mpi.h"
 
 int luaopen_al_core(lua_State *L);
 
@@ -39,5 +40,6 @@ int luaopen_al_core(lua_State *L) {
   lua_setfield(L, -2, "obj");
   al_open_weave(L);
   al_open_train(L);
+  al_open_mpi(L);
   return 1;
 }

@@ -8,6 +8,7 @@
 // calls (main.c installs it once per mode), because the REPL's prompt (repl.c) must see a Ctrl-C
 // typed while no Lua code runs and drop the line instead of killing the shell.
 #include "shell.h"
+#include "l_mpi.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,7 @@ int al_shell_docall(lua_State *L, int narg, int nres, int traceback) {
 
 void al_shell_report(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
+  al_mpi_on_error(msg); // under MPI with several ranks: "rank R: msg", stop every rank
   fprintf(stderr, "alignlab: %s\n", msg ? msg : "(error object is not a string)");
   fflush(stderr);
   lua_pop(L, 1);

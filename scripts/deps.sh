@@ -6,7 +6,7 @@ set -eu
 
 PKGS="cmake make gcc pkg-config liblua5.4-dev libopenblas-dev libcjson-dev gnuplot-nox \
 libcriterion-dev libreadline-dev libmd4c-dev libmd4c-html0-dev libjs-katex fortunes-min bible-kjv-text \
-nodejs npm chromium"
+nodejs npm chromium openmpi-bin libopenmpi-dev"
 for a in "$@"; do
   case "$a" in
     --with-test-browser) ;; # chromium is in the default list (the notebook browser test)

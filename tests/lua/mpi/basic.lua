@@ -1,0 +1,21 @@
+-- Run by test_mpi.lua under mpirun -np 2: values of rank, size, bcast, allgather, allreduce.
+local mpi = require("al").mpi
+local r, n = mpi.rank(), mpi.size()
+assert(n == 2 and mpi.active(), "expected 2 ranks")
+assert(mpi.is_root() == (r == 0))
+local v = mpi.bcast(r == 1 and { 1, 2.5, "x", true, nest = { k = 0.1 }, [7] = 3 } or "ignored", 1)
+assert(v[1] == 1 and math.type(v[1]) == "integer" and v[2] == 2.5 and v[3] == "x" and v[4] == true)
+assert(v.nest.k == 0.1 and v[7] == 3)
+assert(mpi.bcast(r == 0 and "s" or nil) == "s" and mpi.bcast(r == 0 and 42 or nil) == 42)
+local g = mpi.allgather({ r = r })
+assert(#g == 2 and g[1].r == 0 and g[2].r == 1)
+-- sum in rank order: (0.1 + 0.2) exactly as one process adds them
+assert(mpi.allreduce(r == 0 and 0.1 or 0.2) == 0.1 + 0.2)
+local a = mpi.allreduce({ r, -r, 10 * r }, "max")
+assert(a[1] == 1 and a[2] == 0 and a[3] == 10)
+a = mpi.allreduce({ r, -r }, "min")
+assert(a[1] == 0 and a[2] == -1)
+local ok, err = pcall(mpi.allreduce, {}, "prod")
+assert(not ok and err:find("op must be"), err)
+mpi.barrier()
+print("rank " .. r .. " OK")
