@@ -1,5 +1,5 @@
 // alignlab core: AdamW with decoupled weight decay on matrices only, global-norm gradient
-// clipping, a non-finite guard, and the warmup + cosine learning-rate schedule.
+// clipping, a non-finite guard, and the learning-rate schedule every trainer uses.
 #ifndef AL_OPTIM_H
 #define AL_OPTIM_H
 
@@ -37,10 +37,26 @@ double al_gpt_grad_norm(const al_gpt *m);
 // AL_EINVAL if the model is frozen, has no gradients, the sizes differ or lr is bad.
 al_status al_adamw_step(al_adamw *o, al_gpt *m, float lr, double *gnorm);
 
-// Linear warmup over `warmup` steps, then cosine decay to min_lr at `total`; after `total` stays at
-// min_lr. step counts from 0: step s < warmup gives max_lr*(s+1)/warmup (the first step is not
-// wasted at lr 0, as in llm.c), step warmup gives max_lr, step (warmup+total)/2 gives
-// (max_lr+min_lr)/2, step >= total gives min_lr.
-double al_lr_schedule(long step, long warmup, long total, double max_lr, double min_lr);
+// ---- the learning-rate schedule (every trainer's: lua/al/train.lua calls it) ----
+typedef enum { AL_LR_COSINE = 0, AL_LR_LINEAR, AL_LR_CONSTANT } al_lr_kind;
+
+typedef struct {
+  al_lr_kind kind;
+  double lr;     // peak learning rate
+  double min_lr; // the rate at the end (cosine, linear); constant ignores it
+  double warmup; // warmup steps; a value in (0, 1) is a fraction of total (at least one step)
+  long total;    // steps of the whole run
+} al_lr_schedule;
+
+// The learning rate at `step` (from 0). Linear warmup first: step s < W gives lr*(s+1)/W (the
+// first step is not wasted at lr 0, as in llm.c), with W = warmup, or max(1, floor(warmup*total))
+// when warmup is a fraction. Then, with p = (s - W)/(total - W) capped at 1 (p = 1 when
+// total <= W): constant gives lr; linear lr + (min_lr - lr)*p; cosine
+// min_lr + (lr - min_lr)/2 * (1 + cos(pi p)). So step W gives lr and step >= total gives min_lr.
+// The arithmetic is in double in this exact order: the figures were made with it.
+double al_lr_at(const al_lr_schedule *s, long step);
+
+// The kind named "cosine" | "linear" | "constant"; AL_EINVAL (message naming it) otherwise.
+al_status al_lr_kind_from_name(al_lr_kind *kind, const char *name);
 
 #endif

@@ -1,5 +1,5 @@
 // alignlab core: AdamW (Loshchilov & Hutter, decoupled weight decay) over the model's flat slabs,
-// global-norm clipping, the non-finite guard, and the warmup + cosine schedule (al_optim.h).
+// global-norm clipping, the non-finite guard, and the learning-rate schedule of every trainer (al_optim.h).
 // The update follows torch.optim.AdamW exactly (same order of operations), so runs can be
 // compared with PyTorch. Not here: computing gradients (gpt.c), saving the state (ckpt.c).
 #include "al_optim.h"
@@ -133,10 +133,28 @@ al_status al_adamw_step(al_adamw *o, al_gpt *m, float lr, double *gnorm) {
   return AL_OK;
 }
 
-double al_lr_schedule(long step, long warmup, long total, double max_lr, double min_lr) {
+double al_lr_at(const al_lr_schedule *s, long step) {
   if (step < 0) step = 0;
-  if (step < warmup) return max_lr * (double)(step + 1) / (double)warmup;
-  if (step >= total) return min_lr;
-  double ratio = (double)(step - warmup) / (double)(total - warmup);
-  return min_lr + 0.5 * (1.0 + cos(3.14159265358979323846 * ratio)) * (max_lr - min_lr);
+  double warm = s->warmup;
+  if (warm > 0 && warm < 1) {
+    warm = floor(warm * (double)s->total);
+    if (warm < 1) warm = 1;
+  }
+  if ((double)step < warm) return s->lr * (double)(step + 1) / warm;
+  if (s->kind == AL_LR_CONSTANT) return s->lr;
+  double p = (double)s->total > warm ? ((double)step - warm) / ((double)s->total - warm) : 1.0;
+  if (p > 1) p = 1;
+  if (s->kind == AL_LR_LINEAR) return s->lr + (s->min_lr - s->lr) * p;
+  return s->min_lr + 0.5 * (s->lr - s->min_lr) * (1 + cos(3.14159265358979323846 * p));
+}
+
+al_status al_lr_kind_from_name(al_lr_kind *kind, const char *name) {
+  static const char *const names[] = {"cosine", "linear", "constant"};
+  for (int k = 0; k < 3; k++)
+    if (name && strcmp(name, names[k]) == 0) {
+      *kind = (al_lr_kind)k;
+      return AL_OK;
+    }
+  return al_seterr(AL_EINVAL, "schedule must be cosine, linear or constant (got '%s')",
+                   name ? name : "(null)");
 }

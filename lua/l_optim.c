@@ -2,7 +2,8 @@
 // training state with checkpoints (core/ckpt.c).
 //   al.adamw(m, { lr=, weight_decay=, betas={b1,b2}, eps=, clip= })  -> al.AdamW
 //     opt:step(m [, lr]), nsteps, config, save(path [, meta]), load(path_or_dir [, rngs]), free
-//   al.schedule{ warmup=, total=, lr=, min_lr= }                      -> al.Schedule, :lr(step)
+//   al.schedule{ kind=, warmup=, total=, lr=, min_lr= }               -> al.Schedule, :lr(step)
+//   al.lr_at(kind, step, total, lr [, min_lr, warmup])               -> the rate (trainers)
 //   m:save(dir [, { state = opt, rngs = {...}, meta = {...} }])       (method of al.GPT)
 // Layering: l_core.c -> l_optim.c -> l_gpt.c (al_lua_checkgpt, al_lua_gpt_methods), l_rng.c's
 // al_lua_checkrng, l_util.c -> core. The training step that uses the optimizer is l_train.c's;
@@ -10,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -253,47 +255,72 @@ static int m_save(lua_State *L) {
   return 0;
 }
 
-// ---- al.Schedule (warmup, then cosine to min_lr: al_lr_schedule in core/optim.c) ----
+// ---- al.Schedule and al.lr_at (al_lr_at in core/optim.c: every trainer's schedule) ----
 
-typedef struct {
-  long warmup, total;
-  double lr, min_lr;
-} lsched;
+static al_lr_kind check_kind(lua_State *L, int arg, const char *name) {
+  al_lr_kind k;
+  if (al_lr_kind_from_name(&k, name) != AL_OK) luaL_argerror(L, arg, al_errmsg());
+  return k;
+}
+
+// al.lr_at(kind, step, total, lr, min_lr, warmup) -> the learning rate of step (from 0); the
+// positional form the trainers call once per step (lua/al/train.lua M.lr_at).
+static int l_lr_at(lua_State *L) {
+  al_lr_schedule s;
+  s.kind = check_kind(L, 1, luaL_checkstring(L, 1));
+  lua_Integer step = luaL_checkinteger(L, 2);
+  s.total = (long)luaL_checkinteger(L, 3);
+  s.lr = luaL_checknumber(L, 4);
+  s.min_lr = luaL_optnumber(L, 5, 0);
+  s.warmup = luaL_optnumber(L, 6, 0);
+  luaL_argcheck(L, step >= 0, 2, "step must be >= 0");
+  luaL_argcheck(L, s.warmup >= 0, 6, "warmup must be >= 0");
+  lua_pushnumber(L, al_lr_at(&s, (long)step));
+  return 1;
+}
 
 static int l_schedule(lua_State *L) {
-  static const char *const known[] = {"warmup", "total", "lr", "min_lr", NULL};
+  static const char *const known[] = {"warmup", "total", "lr", "min_lr", "kind", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   al_lua_checkopts(L, 1, "al.schedule", known);
-  lsched s;
-  s.warmup = (long)al_lua_optint(L, 1, "warmup", 0);
+  al_lr_schedule s;
+  lua_getfield(L, 1, "kind");
+  const char *kind = lua_isnil(L, -1) ? "cosine" : lua_tostring(L, -1);
+  if (al_lr_kind_from_name(&s.kind, kind) != AL_OK)
+    return luaL_error(L, "al.schedule: %s", al_errmsg());
+  lua_pop(L, 1);
+  s.warmup = al_lua_optnum(L, 1, "warmup", 0);
   s.total = (long)al_lua_optint(L, 1, "total", -1);
   s.lr = al_lua_optnum(L, 1, "lr", -1);
   s.min_lr = al_lua_optnum(L, 1, "min_lr", 0);
   if (s.total < 1) return luaL_error(L, "al.schedule: option 'total' (>= 1) is required");
   if (!(s.lr >= 0)) return luaL_error(L, "al.schedule: option 'lr' (>= 0) is required");
-  if (s.warmup < 0 || s.warmup > s.total)
-    return luaL_error(L, "al.schedule: warmup = %d must be in [0, total = %d]", (int)s.warmup,
-                      (int)s.total);
+  if (!(s.warmup >= 0 && s.warmup <= (double)s.total)) {
+    char w[32];
+    snprintf(w, sizeof w, "%g", s.warmup);
+    return luaL_error(L, "al.schedule: warmup = %s must be in [0, total = %d]", w, (int)s.total);
+  }
   if (!(s.min_lr >= 0 && s.min_lr <= s.lr))
     return luaL_error(L, "al.schedule: min_lr must be in [0, lr]");
-  lsched *u = lua_newuserdatauv(L, sizeof *u, 0);
+  al_lr_schedule *u = lua_newuserdatauv(L, sizeof *u, 0);
   *u = s;
   luaL_setmetatable(L, SCHED_MT);
   return 1;
 }
 
 static int sched_lr(lua_State *L) {
-  lsched *s = luaL_checkudata(L, 1, SCHED_MT);
+  al_lr_schedule *s = luaL_checkudata(L, 1, SCHED_MT);
   lua_Integer step = luaL_checkinteger(L, 2);
   luaL_argcheck(L, step >= 0, 2, "step must be >= 0");
-  lua_pushnumber(L, al_lr_schedule((long)step, s->warmup, s->total, s->lr, s->min_lr));
+  lua_pushnumber(L, al_lr_at(s, (long)step));
   return 1;
 }
 
 static int sched_tostring(lua_State *L) {
-  lsched *s = luaL_checkudata(L, 1, SCHED_MT);
-  lua_pushfstring(L, "al.Schedule(warmup=%d, total=%d, lr=%f, min_lr=%f)", (int)s->warmup,
-                  (int)s->total, s->lr, s->min_lr);
+  static const char *const kinds[] = {"cosine", "linear", "constant"};
+  al_lr_schedule *s = luaL_checkudata(L, 1, SCHED_MT);
+  lua_pushfstring(L, "al.Schedule(%s, warmup=%f, total=%d, lr=%f, min_lr=%f)", kinds[s->kind],
+                  s->warmup, (int)s->total, s->lr, s->min_lr);
   return 1;
 }
 
@@ -310,7 +337,7 @@ static const luaL_Reg sched_meta[] = {{"__tostring", sched_tostring}, {NULL, NUL
 
 static const luaL_Reg gpt_methods[] = {{"save", m_save}, {NULL, NULL}};
 
-static const luaL_Reg funcs[] = {{"adamw", l_adamw}, {"schedule", l_schedule}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"adamw", l_adamw}, {"schedule", l_schedule}, {"lr_at", l_lr_at}, {NULL, NULL}};
 
 static void newclass(lua_State *L, const char *name, const luaL_Reg *methods,
                      const luaL_Reg *meta) {

@@ -278,18 +278,11 @@ end
 
 -- ---- schedule ----
 
--- Linear warmup (warmup steps, or a fraction of total when < 1) then cosine to min_lr
--- ("cosine"), linear to min_lr ("linear") or flat ("constant").
+-- The learning rate of step (from 0) of total under the options o (lr, min_lr, warmup: steps or a
+-- fraction of total when < 1, schedule: "cosine" | "linear" | "constant"): the core's one
+-- schedule (al_lr_at, core/optim.c), which every trainer, PPO included, reaches through here.
 function M.lr_at(o, step, total)
-  local warm = o.warmup or 0
-  if warm > 0 and warm < 1 then warm = math.max(1, math.floor(warm * total)) end
-  local min_lr = o.min_lr or 0
-  if step < warm then return o.lr * (step + 1) / warm end
-  if o.schedule == "constant" then return o.lr end
-  local p = total > warm and (step - warm) / (total - warm) or 1
-  if p > 1 then p = 1 end
-  if o.schedule == "linear" then return o.lr + (min_lr - o.lr) * p end
-  return min_lr + 0.5 * (o.lr - min_lr) * (1 + math.cos(math.pi * p))
+  return core.lr_at(o.schedule or "cosine", step, total, o.lr, o.min_lr or 0, o.warmup or 0)
 end
 
 local SCHEDULES = { cosine = true, linear = true, constant = true }

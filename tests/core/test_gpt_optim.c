@@ -234,24 +234,51 @@ Test(optim, grad_norm_is_the_l2_norm_of_the_slab) {
   al_gpt_free(m);
 }
 
+static double lr_cos(long step, double warmup, long total, double mx, double mn) {
+  al_lr_schedule s = {AL_LR_COSINE, mx, mn, warmup, total};
+  return al_lr_at(&s, step);
+}
+
 Test(optim, schedule_warms_up_then_decays_by_cosine) {
   const double mx = 1e-3, mn = 1e-4;
   const long w = 10, tot = 110;
-  cr_assert_float_eq(al_lr_schedule(0, w, tot, mx, mn), 1e-4, 1e-15);
-  cr_assert_float_eq(al_lr_schedule(4, w, tot, mx, mn), 5e-4, 1e-15);
-  cr_assert_float_eq(al_lr_schedule(9, w, tot, mx, mn), 1e-3, 1e-15);
-  cr_assert_float_eq(al_lr_schedule(10, w, tot, mx, mn), 1e-3, 1e-15);   // end of warmup: peak
-  cr_assert_float_eq(al_lr_schedule(35, w, tot, mx, mn),                  // a quarter: cos(pi/4)
+  cr_assert_float_eq(lr_cos(0, w, tot, mx, mn), 1e-4, 1e-15);
+  cr_assert_float_eq(lr_cos(4, w, tot, mx, mn), 5e-4, 1e-15);
+  cr_assert_float_eq(lr_cos(9, w, tot, mx, mn), 1e-3, 1e-15);
+  cr_assert_float_eq(lr_cos(10, w, tot, mx, mn), 1e-3, 1e-15);   // end of warmup: peak
+  cr_assert_float_eq(lr_cos(35, w, tot, mx, mn),                  // a quarter: cos(pi/4)
                      mn + 0.5 * (1 + sqrt(0.5)) * (mx - mn), 1e-15);
-  cr_assert_float_eq(al_lr_schedule(60, w, tot, mx, mn), 5.5e-4, 1e-15); // middle
-  cr_assert_float_eq(al_lr_schedule(110, w, tot, mx, mn), mn, 1e-15);    // end
-  cr_assert_float_eq(al_lr_schedule(1000, w, tot, mx, mn), mn, 1e-15);   // after the end
+  cr_assert_float_eq(lr_cos(60, w, tot, mx, mn), 5.5e-4, 1e-15); // middle
+  cr_assert(lr_cos(110, w, tot, mx, mn) == mn);                  // end, exactly
+  cr_assert(lr_cos(1000, w, tot, mx, mn) == mn);                 // after the end
   double prev = 1;
   for (long s = w; s <= tot; s++) {
-    double lr = al_lr_schedule(s, w, tot, mx, mn);
+    double lr = lr_cos(s, w, tot, mx, mn);
     cr_assert(lr <= prev && lr >= mn);
     prev = lr;
   }
   // no warmup: starts at the peak
-  cr_assert_float_eq(al_lr_schedule(0, 0, 100, mx, 0), mx, 1e-15);
+  cr_assert_float_eq(lr_cos(0, 0, 100, mx, 0), mx, 1e-15);
+}
+
+Test(optim, schedule_kinds_and_fractional_warmup) {
+  al_lr_schedule lin = {AL_LR_LINEAR, 1.0, 0.0, 0, 100};
+  cr_assert(al_lr_at(&lin, 0) == 1.0 && al_lr_at(&lin, 100) == 0.0 && al_lr_at(&lin, 500) == 0.0);
+  cr_assert_float_eq(al_lr_at(&lin, 25), 0.75, 1e-15);
+  al_lr_schedule cst = {AL_LR_CONSTANT, 0.5, 0.1, 4, 100};
+  cr_assert_float_eq(al_lr_at(&cst, 1), 0.25, 1e-15); // warmup still applies: 0.5 * 2 / 4
+  cr_assert(al_lr_at(&cst, 4) == 0.5 && al_lr_at(&cst, 99) == 0.5 && al_lr_at(&cst, 1000) == 0.5);
+  // a fraction of total: floor(0.05 * 200) = 10 steps, and at least one step
+  al_lr_schedule fr = {AL_LR_COSINE, 1.0, 0.0, 0.05, 200};
+  cr_assert_float_eq(al_lr_at(&fr, 0), 0.1, 1e-15);
+  cr_assert(al_lr_at(&fr, 10) == 1.0);
+  al_lr_schedule tiny = {AL_LR_COSINE, 1.0, 0.0, 0.05, 10}; // floor(0.5) = 0 -> 1 step
+  cr_assert(al_lr_at(&tiny, 0) == 1.0);
+  // total <= warmup: after warmup the run is at its end (p = 1)
+  al_lr_schedule shortrun = {AL_LR_COSINE, 1.0, 0.25, 8, 8};
+  cr_assert(al_lr_at(&shortrun, 8) == 0.25);
+  al_lr_kind k;
+  cr_assert(al_lr_kind_from_name(&k, "linear") == AL_OK && k == AL_LR_LINEAR);
+  cr_assert(al_lr_kind_from_name(&k, "cosin") == AL_EINVAL);
+  cr_assert(strstr(al_errmsg(), "got 'cosin'") != NULL);
 }

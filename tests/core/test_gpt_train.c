@@ -83,7 +83,8 @@ static al_gpt *short_run(uint64_t seed, uint64_t data_seed, al_adamw **opt) {
     for (int i = 0; i < B * T; i++) dv[i] = (float)al_rng_normal(&r);
     lm_step(m, tok, B, T, 1, logp, dlogp, tgt);
     cr_assert_eq(al_gpt_backward(m, NULL, dv), AL_OK); // the value head too
-    float lr = (float)al_lr_schedule(step, 2, 6, 1e-2, 1e-3);
+    al_lr_schedule sch = {AL_LR_COSINE, 1e-2, 1e-3, 2, 6};
+    float lr = (float)al_lr_at(&sch, step);
     cr_assert_eq(al_adamw_step(*opt, m, lr, NULL), AL_OK, "%s", al_errmsg());
   }
   return m;
@@ -154,7 +155,8 @@ Test(gpt_train, pretraining_on_a_structured_corpus_learns_the_structure) {
       memcpy(batch + b * T, train + (size_t)order[pos++] * T, T * sizeof(int));
     }
     lm_step(m, batch, B, T, 1, logp, dlogp, tgt);
-    float lr = (float)al_lr_schedule(step, 20, STEPS, 3e-3, 3e-4);
+    al_lr_schedule sch = {AL_LR_COSINE, 3e-3, 3e-4, 20, STEPS};
+    float lr = (float)al_lr_at(&sch, step);
     cr_assert_eq(al_adamw_step(o, m, lr, NULL), AL_OK, "%s", al_errmsg());
   }
   float after = lm_step(m, test, NTEST, T, 0, logp, dlogp, tgt);

@@ -231,6 +231,38 @@ fails("option 'lr' (>= 0) is required", al.schedule, { total = 10 })
 fails("warmup = 20 must be in [0, total = 10]", al.schedule, { warmup = 20, total = 10, lr = 1 })
 fails("min_lr must be in [0, lr]", al.schedule, { total = 10, lr = 1, min_lr = 2 })
 fails("step must be >= 0", sch.lr, sch, -1)
+fails("schedule must be cosine, linear or constant (got 'step')", al.schedule, { kind = "step", total = 10, lr = 1 })
+assert(al.schedule{ kind = "linear", total = 10, lr = 1 }:lr(5) == 0.5)
+-- al.lr_at is every trainer's schedule; it gives the bits of the Lua formula the figures were
+-- made with (the trainers' schedule before it moved to the core), for every kind and warmup form
+local function old_lr_at(o, step, total)
+  local warm = o.warmup or 0
+  if warm > 0 and warm < 1 then warm = math.max(1, math.floor(warm * total)) end
+  local min_lr = o.min_lr or 0
+  if step < warm then return o.lr * (step + 1) / warm end
+  if o.schedule == "constant" then return o.lr end
+  local p = total > warm and (step - warm) / (total - warm) or 1
+  if p > 1 then p = 1 end
+  if o.schedule == "linear" then return o.lr + (min_lr - o.lr) * p end
+  return min_lr + 0.5 * (o.lr - min_lr) * (1 + math.cos(math.pi * p))
+end
+local n = 0
+for _, kind in ipairs{ "cosine", "linear", "constant" } do
+  for _, warm in ipairs{ 0, 0.05, 0.1, 3, 17 } do
+    for _, total in ipairs{ 1, 7, 60, 1234 } do
+      for _, lr in ipairs{ 1e-3, 3e-4, 5e-5 } do
+        local o = { schedule = kind, warmup = warm, lr = lr, min_lr = lr / 10 }
+        for step = 0, total + 2 do
+          assert(al.lr_at(kind, step, total, lr, lr / 10, warm) == old_lr_at(o, step, total),
+                 string.format("%s warm %g total %d lr %g step %d", kind, warm, total, lr, step))
+          n = n + 1
+        end
+      end
+    end
+  end
+end
+assert(n > 10000)
+fails("lr_at' (schedule must be cosine, linear or constant (got 'cos'))", al.lr_at, "cos", 1, 10, 1)
 
 -- ---- save and load ----
 local dir = tmpdir("gpt")
