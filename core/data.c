@@ -3,6 +3,7 @@
 // sequences. Record errors are built without a location and prefixed with "src:line: " by
 // al_data_add, which also applies the strict / skip policy.
 #include "al_data.h"
+#include "al_io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -487,31 +488,6 @@ al_status al_data_add(al_dataset *d, const cJSON *rec, const char *src, long lin
 
 // ---- JSONL ----
 
-// Offset of the first invalid UTF-8 byte, or -1 (rejects overlongs, surrogates, > U+10FFFF).
-static long utf8_invalid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    int k;
-    unsigned cp, min;
-    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07, min = 0x10000;
-    else return (long)i;
-    for (int j = 1; j <= k; j++) {
-      if (i + (size_t)j >= n || (s[i + j] & 0xC0) != 0x80) return (long)i;
-      cp = cp << 6 | (s[i + j] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
-    i += (size_t)k + 1;
-  }
-  return -1;
-}
-
 // 1 when a JSON string escape \u0000 occurs (cJSON would cut the string there).
 static int has_nul_escape(const char *s, size_t n) {
   for (size_t i = 0; i + 1 < n; i++) {
@@ -522,28 +498,15 @@ static int has_nul_escape(const char *s, size_t n) {
   return 0;
 }
 
-static const char *dup_key(const cJSON *o) {
-  for (const cJSON *a = o->child; a; a = a->next) {
-    if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
-      const char *d = dup_key(a);
-      if (d) return d;
-    }
-    if (!cJSON_IsObject(o)) continue;
-    for (const cJSON *b = a->next; b; b = b->next)
-      if (a->string && b->string && strcmp(a->string, b->string) == 0) return a->string;
-  }
-  return NULL;
-}
-
 al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *src, long line) {
   const char *why = NULL;
   char whybuf[128];
   size_t k = 0;
   while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r')) k++;
-  long bad = utf8_invalid((const unsigned char *)s, n);
+  size_t bad = al_io_utf8_check(s, n);
   if (k == n) why = "empty line";
-  else if (bad >= 0) {
-    snprintf(whybuf, sizeof whybuf, "invalid UTF-8 at byte %ld", bad + 1);
+  else if (bad < n) {
+    snprintf(whybuf, sizeof whybuf, "invalid UTF-8 at byte %zu", bad + 1);
     why = whybuf;
   } else if (has_nul_escape(s, n))
     why = "\\u0000 in a string is not supported";
@@ -565,7 +528,13 @@ al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *s
   else {
     for (const char *p = end; p && p < buf + n && !why; p++)
       if (*p != ' ' && *p != '\t' && *p != '\r') why = "trailing data after the JSON value";
-    const char *dk = why ? NULL : dup_key(o);
+    int nomem = 0;
+    const char *dk = why ? NULL : al_io_json_dup_key(o, 1, &nomem);
+    if (nomem) {
+      cJSON_Delete(o);
+      free(buf);
+      return al_seterr(AL_ENOMEM, "%s:%ld: out of memory", src, line);
+    }
     if (dk) {
       snprintf(whybuf, sizeof whybuf, "duplicate key '%.64s'", dk);
       why = whybuf;
