@@ -91,18 +91,8 @@ typedef struct {
 // names, unknown dtypes, shape overflows, NULL data for a non-empty tensor.
 al_status al_st_serialize(unsigned char **out, size_t *outn, const al_st_entry *ts, int n,
                           const char *const *meta, int nmeta);
-// Serialize and write atomically to `path` (see al_st_write_atomic).
+// Serialize and write atomically to `path` (see al_io_write_atomic in al_io.h).
 al_status al_st_write(const char *path, const al_st_entry *ts, int n, const char *const *meta,
                       int nmeta);
-
-// One piece of a file being written.
-typedef struct {
-  const void *data;
-  size_t n;
-} al_st_chunk;
-// Write the concatenation of chunks to `path` atomically: `path.tmp.<pid>` in the same
-// directory, fwrite, fflush, fsync, rename over `path`, fsync of the directory. On any failure
-// the temporary file is removed, an existing `path` is untouched, and AL_EIO names the step.
-al_status al_st_write_atomic(const char *path, const al_st_chunk *chunks, int nchunks);
 
 #endif

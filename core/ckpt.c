@@ -13,7 +13,7 @@
 // Not here: the tokenizer file (tok.c), the run directory layout and logs (Lua drivers).
 #include "al_ckpt.h"
 #include "al_safetensors.h"
-#include "ckpt_impl.h"
+#include "al_io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -105,7 +105,7 @@ static al_status parse_json(cJSON **out, const char *text, size_t n, const char 
     goto cleanup;
   }
   int nomem;
-  const char *d = al_st_json_dup_key(j, &nomem);
+  const char *d = al_io_json_dup_key(j, 0, &nomem);
   if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
   if (d) { st = al_seterr(AL_EFORMAT, "%s: duplicate key '%s'", what, d); goto cleanup; }
   *out = j;
@@ -113,37 +113,6 @@ static al_status parse_json(cJSON **out, const char *text, size_t n, const char 
 cleanup:
   cJSON_Delete(j);
   free(buf);
-  return st;
-}
-
-static al_status read_text(char **out, size_t *n, const char *path, size_t cap) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return al_seterr(AL_EIO, "%s: cannot open: %s", path, strerror(errno));
-  al_status st = AL_OK;
-  size_t len = 0, capb = 4096;
-  char *b = malloc(capb);
-  if (!b) { st = al_seterr(AL_ENOMEM, "%s: out of memory", path); goto cleanup; }
-  for (;;) {
-    if (len == capb) {
-      if (capb > cap) { st = al_seterr(AL_EFORMAT, "%s: larger than %zu bytes", path, cap); goto cleanup; }
-      char *nb = realloc(b, capb * 2);
-      if (!nb) { st = al_seterr(AL_ENOMEM, "%s: out of memory", path); goto cleanup; }
-      b = nb;
-      capb *= 2;
-    }
-    size_t k = fread(b + len, 1, capb - len, f);
-    len += k;
-    if (k == 0) break;
-  }
-  if (ferror(f)) { st = al_seterr(AL_EIO, "%s: read failed", path); goto cleanup; }
-  if (len > cap) { st = al_seterr(AL_EFORMAT, "%s: larger than %zu bytes", path, cap); goto cleanup; }
-  *out = b;
-  *n = len;
-  b = NULL;
-cleanup:
-  free(b);
-  fclose(f);
   return st;
 }
 
@@ -187,8 +156,8 @@ static al_status write_config(const al_gpt *m, const char *path) {
     goto cleanup;
   }
   size_t n = strlen(text);
-  al_st_chunk ch[2] = {{text, n}, {"\n", 1}};
-  st = al_st_write_atomic(path, ch, 2);
+  al_io_chunk ch[2] = {{text, n}, {"\n", 1}};
+  st = al_io_write_atomic(path, ch, 2, NULL);
 cleanup:
   free(text);
   cJSON_Delete(j);
@@ -408,7 +377,7 @@ al_status al_ckpt_load(al_gpt **out, const char *dir) {
   al_gpt *m = NULL;
   size_t n = 0;
   if (!mpath || !cpath) { st = al_seterr(AL_ENOMEM, "checkpoint %s: out of memory", dir); goto cleanup; }
-  if ((st = read_text(&text, &n, cpath, CONFIG_MAX_BYTES))) goto cleanup;
+  if ((st = al_io_read_file(cpath, CONFIG_MAX_BYTES, NULL, &text, &n))) goto cleanup;
   if ((st = parse_json(&j, text, n, cpath))) goto cleanup;
   al_gpt_config cfg;
   if ((st = parse_config(&cfg, j, cpath))) goto cleanup;

@@ -2,21 +2,11 @@
 // A record is validated and tokenized once, when added; batches are assembled from the stored
 // sequences. Record errors are built without a location and prefixed with "src:line: " by
 // al_data_add, which also applies the strict / skip policy.
-#include "al_data.h"
+#include "data_impl.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct al_dataset {
-  al_data_kind kind;
-  const al_tok *tok;
-  al_data_opts o;
-  al_example *ex;
-  int n, cap;
-  al_data_stats st;
-};
 
 al_data_opts al_data_defaults(void) {
   al_data_opts o = {0};
@@ -485,130 +475,6 @@ al_status al_data_add(al_dataset *d, const cJSON *rec, const char *src, long lin
   return AL_OK;
 }
 
-// ---- JSONL ----
-
-// Offset of the first invalid UTF-8 byte, or -1 (rejects overlongs, surrogates, > U+10FFFF).
-static long utf8_invalid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    int k;
-    unsigned cp, min;
-    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07, min = 0x10000;
-    else return (long)i;
-    for (int j = 1; j <= k; j++) {
-      if (i + (size_t)j >= n || (s[i + j] & 0xC0) != 0x80) return (long)i;
-      cp = cp << 6 | (s[i + j] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
-    i += (size_t)k + 1;
-  }
-  return -1;
-}
-
-// 1 when a JSON string escape \u0000 occurs (cJSON would cut the string there).
-static int has_nul_escape(const char *s, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++) {
-    if (s[i] != '\\') continue;
-    if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0) return 1;
-    i++; // skip the escaped character
-  }
-  return 0;
-}
-
-static const char *dup_key(const cJSON *o) {
-  for (const cJSON *a = o->child; a; a = a->next) {
-    if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
-      const char *d = dup_key(a);
-      if (d) return d;
-    }
-    if (!cJSON_IsObject(o)) continue;
-    for (const cJSON *b = a->next; b; b = b->next)
-      if (a->string && b->string && strcmp(a->string, b->string) == 0) return a->string;
-  }
-  return NULL;
-}
-
-al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *src, long line) {
-  const char *why = NULL;
-  char whybuf[128];
-  size_t k = 0;
-  while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r')) k++;
-  long bad = utf8_invalid((const unsigned char *)s, n);
-  if (k == n) why = "empty line";
-  else if (bad >= 0) {
-    snprintf(whybuf, sizeof whybuf, "invalid UTF-8 at byte %ld", bad + 1);
-    why = whybuf;
-  } else if (has_nul_escape(s, n))
-    why = "\\u0000 in a string is not supported";
-  if (why) {
-    d->st.lines++;
-    al_status st = al_seterr(AL_EFORMAT, "%s:%ld: %s", src, line, why);
-    if (d->o.strict) return st;
-    if (!d->st.first_error[0]) snprintf(d->st.first_error, sizeof d->st.first_error, "%s", al_errmsg());
-    d->st.skipped++;
-    return AL_OK;
-  }
-  char *buf = malloc(n + 1);
-  if (!buf) return al_seterr(AL_ENOMEM, "%s:%ld: out of memory", src, line);
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  const char *end = NULL;
-  cJSON *o = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
-  if (!o) why = "invalid JSON";
-  else {
-    for (const char *p = end; p && p < buf + n && !why; p++)
-      if (*p != ' ' && *p != '\t' && *p != '\r') why = "trailing data after the JSON value";
-    const char *dk = why ? NULL : dup_key(o);
-    if (dk) {
-      snprintf(whybuf, sizeof whybuf, "duplicate key '%.64s'", dk);
-      why = whybuf;
-    }
-  }
-  al_status st;
-  if (why) {
-    d->st.lines++;
-    st = al_seterr(AL_EFORMAT, "%s:%ld: %s", src, line, why);
-    if (!d->o.strict) {
-      if (!d->st.first_error[0]) snprintf(d->st.first_error, sizeof d->st.first_error, "%s", al_errmsg());
-      d->st.skipped++;
-      st = AL_OK;
-    }
-  } else {
-    st = al_data_add(d, o, src, line);
-  }
-  cJSON_Delete(o);
-  free(buf);
-  return st;
-}
-
-al_status al_data_add_jsonl(al_dataset *d, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return al_seterr(AL_EIO, "%s: cannot open: %s", path, strerror(errno));
-  char *line = NULL;
-  size_t cap = 0;
-  long no = 0;
-  al_status st = AL_OK;
-  ssize_t r;
-  while ((r = getline(&line, &cap, f)) >= 0) {
-    no++;
-    size_t n = (size_t)r;
-    if (n > 0 && line[n - 1] == '\n') n--;
-    if (n > 0 && line[n - 1] == '\r') n--;
-    if ((st = al_data_add_line(d, line, n, path, no)) != AL_OK) break;
-  }
-  if (st == AL_OK && ferror(f)) st = al_seterr(AL_EIO, "%s: read error after line %ld", path, no);
-  free(line);
-  fclose(f);
-  return st;
-}
-
 al_status al_data_prompt_ids(const al_tok *tok, const cJSON *prompt, const al_data_opts *o,
                              int **ids, int *n) {
   al_data_opts def = al_data_defaults();
@@ -635,67 +501,5 @@ al_status al_data_prompt_ids(const al_tok *tok, const cJSON *prompt, const al_da
   free(b.mask);
   *ids = b.ids;
   *n = b.n;
-  return AL_OK;
-}
-
-// ---- batching ----
-
-void al_data_order(int n, int shuffle, al_rng *rng, int *perm) {
-  for (int i = 0; i < n; i++) perm[i] = i;
-  if (shuffle) al_rng_shuffle(rng, perm, n);
-}
-
-void al_batch_free(al_batch *b) {
-  if (!b) return;
-  free(b->tokens);
-  free(b->mask);
-  free(b->lens);
-  free(b->prompt_lens);
-  memset(b, 0, sizeof *b);
-}
-
-al_status al_data_batch(const al_dataset *d, const int *idx, int B, int which, int pad_to,
-                        al_batch *b) {
-  memset(b, 0, sizeof *b);
-  if (B <= 0) return al_seterr(AL_EINVAL, "batch: size %d must be positive", B);
-  if (which == 1 && d->kind != AL_DATA_PREF)
-    return al_seterr(AL_EINVAL, "batch: an SFT dataset has no rejected sequences");
-  int T = 0;
-  for (int i = 0; i < B; i++) {
-    if (idx[i] < 0 || idx[i] >= d->n)
-      return al_seterr(AL_EINVAL, "batch: index %d out of range [0, %d)", idx[i], d->n);
-    const al_example *e = &d->ex[idx[i]];
-    if (e->seq.len > T) T = e->seq.len;
-    if (d->kind == AL_DATA_PREF && e->rejected.len > T) T = e->rejected.len;
-  }
-  if (pad_to > 0) {
-    if (T > pad_to)
-      return al_seterr(AL_ESHAPE, "batch: a sequence of %d tokens is longer than pad_to %d", T,
-                       pad_to);
-    T = pad_to;
-  }
-  if (T == 0) T = 1;
-  b->B = B;
-  b->T = T;
-  b->tokens = al_malloc((size_t)B * (size_t)T, sizeof(int));
-  b->mask = al_calloc((size_t)B * (size_t)T, sizeof(float));
-  b->lens = al_malloc((size_t)B, sizeof(int));
-  b->prompt_lens = al_malloc((size_t)B, sizeof(int));
-  if (!b->tokens || !b->mask || !b->lens || !b->prompt_lens) {
-    al_batch_free(b);
-    return al_seterr(AL_ENOMEM, "batch: out of memory");
-  }
-  int pad = al_tok_pad(d->tok);
-  if (pad < 0) pad = 0;
-  for (int i = 0; i < B; i++) {
-    const al_example *e = &d->ex[idx[i]];
-    const al_seq *s = which == 1 ? &e->rejected : &e->seq;
-    for (int t = 0; t < T; t++) {
-      b->tokens[(size_t)i * T + t] = t < s->len ? s->ids[t] : pad;
-      b->mask[(size_t)i * T + t] = t < s->len ? (float)s->mask[t] : 0.0f;
-    }
-    b->lens[i] = s->len;
-    b->prompt_lens[i] = s->prompt_len;
-  }
   return AL_OK;
 }

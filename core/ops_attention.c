@@ -119,16 +119,30 @@ static void causal_gram(float *S, float *yt, const float *x, int sx, const float
   }
 }
 
-void al_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
-  assert(out && att && qkv && B >= 0 && T >= 0 && NH > 0 && C % NH == 0);
-  const int HS = C / NH, C3 = 3 * C;
+// ---- shapes ----
+
+// The head size HS = C / NH (NH divides C; HS at most TILE_FLOATS) and the score scale
+// 1/sqrt(HS), as both kernels check and use them.
+static int head_dims(int C, int NH, float *scale) {
+  assert(NH > 0 && C % NH == 0);
+  const int HS = C / NH;
   assert(HS <= TILE_FLOATS);
-  const float scale = 1.0f / sqrtf((float)HS);
+  *scale = 1.0f / sqrtf((float)HS);
+  return HS;
+}
+
+// Offset of head h of batch row b in a (B,T,3C) qkv or dqkv: its q row t is at + t*C3, k at +C,
+// v at +2C.
+static size_t head_at(int b, int h, int T, int C3, int HS) { return (size_t)b * T * C3 + h * HS; }
+
+void al_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+  assert(out && att && qkv && B >= 0 && T >= 0);
+  float scale;
+  const int HS = head_dims(C, NH, &scale), C3 = 3 * C;
 #pragma omp parallel for schedule(static) if ((size_t)B * NH * T * T * HS >= 65536)
   for (int bh = 0; bh < B * NH; bh++) {
     const int b = bh / NH, h = bh % NH;
-    const float *q = qkv + (size_t)b * T * C3 + h * HS; // row t at q + t*C3
-    const float *k = q + C, *v = q + 2 * C;
+    const float *q = qkv + head_at(b, h, T, C3, HS), *k = q + C, *v = q + 2 * C;
     float *A = att + (size_t)bh * T * T;
     float yt[TILE_FLOATS];
     // pre-softmax scores (T,T), causal
@@ -157,17 +171,15 @@ void al_attention_forward(float *out, float *att, const float *qkv, int B, int T
 // datt holds dP, then scale * da (the gradient of the unscaled dot product q.k).
 void al_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
                            const float *att, int B, int T, int C, int NH) {
-  assert(dqkv && datt && dout && qkv && att && B >= 0 && T >= 0 && NH > 0 && C % NH == 0);
-  const int HS = C / NH, C3 = 3 * C;
-  assert(HS <= TILE_FLOATS);
-  const float scale = 1.0f / sqrtf((float)HS);
+  assert(dqkv && datt && dout && qkv && att && B >= 0 && T >= 0);
+  float scale;
+  const int HS = head_dims(C, NH, &scale), C3 = 3 * C;
 #pragma omp parallel for schedule(static) if ((size_t)B * NH * T * T * HS >= 65536)
   for (int bh = 0; bh < B * NH; bh++) {
     const int b = bh / NH, h = bh % NH;
-    const float *q = qkv + (size_t)b * T * C3 + h * HS;
-    const float *k = q + C, *v = q + 2 * C;
-    float *dq = dqkv + (size_t)b * T * C3 + h * HS;
-    float *dk = dq + C, *dv = dq + 2 * C;
+    const size_t at = head_at(b, h, T, C3, HS);
+    const float *q = qkv + at, *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + at, *dk = dq + C, *dv = dq + 2 * C;
     const float *g = dout + (size_t)b * T * C + h * HS; // row t at g + t*C
     const float *P = att + (size_t)bh * T * T;
     float *D = datt + (size_t)bh * T * T;

@@ -1,17 +1,13 @@
-// alignlab core: safetensors reader (full validation, ../shared/ecosystem.md 1.3 checks 1-17)
-// and writer (reference layout, atomic write). What the tensors mean is core/ckpt.c's business.
+// alignlab core: safetensors dtypes and reader (full validation, ../shared/ecosystem.md 1.3
+// checks 1-17). The writer is safetensors_write.c; files are read through io.c; what the tensors
+// mean is core/ckpt.c's business.
 #include "al_safetensors.h"
-#include "ckpt_impl.h"
+#include "al_io.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "alignlab's safetensors code assumes a little-endian host"
@@ -47,33 +43,6 @@ al_st_dtype al_st_dtype_parse(const char *s) {
 
 // ---- small helpers ----
 
-// Valid UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. Returns the offset of the
-// first bad byte, or n when all is well.
-static size_t utf8_bad(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else return i;
-    if (n - i < len) return i;
-    if (s[i + 1] < lo || s[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; k++)
-      if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
-    i += len;
-  }
-  return n;
-}
-
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static int hexval(unsigned char c) {
@@ -108,29 +77,6 @@ static const char *raw_scan(const unsigned char *s, size_t n, size_t *at) {
     }
   }
   return NULL;
-}
-
-static int cmp_strp(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-// The first duplicated key of object `o` (NULL when none). *nomem set on allocation failure.
-// Shared with ckpt.c through ckpt_impl.h.
-const char *al_st_json_dup_key(const cJSON *o, int *nomem) {
-  size_t n = 0;
-  for (const cJSON *c = o->child; c; c = c->next) n++;
-  *nomem = 0;
-  if (n < 2) return NULL;
-  const char **keys = al_malloc(n, sizeof *keys);
-  if (!keys) { *nomem = 1; return NULL; }
-  size_t i = 0;
-  for (const cJSON *c = o->child; c; c = c->next) keys[i++] = c->string ? c->string : "";
-  qsort(keys, n, sizeof *keys, cmp_strp);
-  const char *dup = NULL;
-  for (i = 1; i < n && !dup; i++)
-    if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
-  free(keys);
-  return dup;
 }
 
 // An exact non-negative integer < 2^53 (cJSON keeps only a double: never use valueint).
@@ -193,7 +139,7 @@ static al_status parse_entry(al_st_tensor *t, const cJSON *e, size_t dsize, cons
   if (!cJSON_IsObject(e))
     return al_seterr(AL_EFORMAT, "%s: tensor '%s': entry is not an object", what, nm);
   int nomem;
-  const char *dup = al_st_json_dup_key(e, &nomem);
+  const char *dup = al_io_json_dup_key(e, 0, &nomem);
   if (nomem) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
   if (dup) return al_seterr(AL_EFORMAT, "%s: tensor '%s': duplicate key '%s'", what, nm, dup);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
@@ -262,7 +208,7 @@ static al_status parse_meta(al_st_file *f, const cJSON *m, const char *what) {
   if (!cJSON_IsObject(m))
     return al_seterr(AL_EFORMAT, "%s: __metadata__ is not an object", what);
   int nomem;
-  const char *dup = al_st_json_dup_key(m, &nomem);
+  const char *dup = al_io_json_dup_key(m, 0, &nomem);
   if (nomem) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
   if (dup) return al_seterr(AL_EFORMAT, "%s: __metadata__: duplicate key '%s'", what, dup);
   int n = cJSON_GetArraySize(m);
@@ -322,7 +268,7 @@ static al_status parse_owned(al_st_file **out, unsigned char *buf, size_t n, con
     goto cleanup;
   }
   const unsigned char *h = buf + 8;
-  size_t bad = utf8_bad(h, (size_t)N);
+  size_t bad = al_io_utf8_check(h, (size_t)N);
   if (bad != N) {
     st = al_seterr(AL_EFORMAT, "%s: header is not valid UTF-8 (byte %zu)", what, bad);
     goto cleanup;
@@ -359,7 +305,7 @@ static al_status parse_owned(al_st_file **out, unsigned char *buf, size_t n, con
     goto cleanup;
   }
   int nomem;
-  const char *dup = al_st_json_dup_key(root, &nomem);
+  const char *dup = al_io_json_dup_key(root, 0, &nomem);
   if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
   if (dup) {
     st = al_seterr(AL_EFORMAT, "%s: duplicate tensor name '%s'", what, dup);
@@ -443,34 +389,11 @@ al_status al_st_parse(al_st_file **out, const void *data, size_t n, const char *
 
 al_status al_st_read(al_st_file **out, const char *path) {
   *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return al_seterr(AL_EIO, "%s: cannot open: %s", path, strerror(errno));
-  al_status st = AL_OK;
-  unsigned char *buf = NULL;
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    st = al_seterr(AL_EIO, "%s: not a regular file", path);
-    goto cleanup;
-  }
-  size_t n = (size_t)sb.st_size;
-  buf = al_malloc(n, 1);
-  if (!buf) {
-    st = al_seterr(AL_ENOMEM, "%s: out of memory (%zu bytes)", path, n);
-    goto cleanup;
-  }
-  // read exactly the size we saw; a file that changes while we read is refused
-  if (fread(buf, 1, n, fp) != n || fgetc(fp) != EOF) {
-    st = al_seterr(AL_EIO, "%s: read failed or the file changed while being read", path);
-    goto cleanup;
-  }
-  fclose(fp);
-  fp = NULL;
-  st = parse_owned(out, buf, n, path);
-  buf = NULL; // owned by parse_owned
-cleanup:
-  if (fp) fclose(fp);
-  free(buf);
-  return st;
+  char *buf;
+  size_t n;
+  al_status st = al_io_read_file(path, SIZE_MAX, NULL, &buf, &n);
+  if (st != AL_OK) return st;
+  return parse_owned(out, (unsigned char *)buf, n, path); // parse_owned owns buf
 }
 
 const al_st_tensor *al_st_find(const al_st_file *f, const char *name) {
@@ -502,342 +425,4 @@ al_status al_st_copy(const al_st_file *f, const char *name, al_st_dtype dt, void
                      name, (unsigned long long)t->nelem, n);
   if (t->end > t->begin) memcpy(dst, t->data, t->end - t->begin);
   return AL_OK;
-}
-
-// ---- writing ----
-
-typedef struct {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) { b->oom = 1; return; }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_u64(sbuf *b, uint64_t v) {
-  char tmp[32];
-  int k = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-  sb_put(b, tmp, (size_t)k);
-}
-
-// JSON string literal; the bytes are valid UTF-8 (checked by the caller)
-static void sb_jstr(sbuf *b, const char *s) {
-  sb_put(b, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"') sb_put(b, "\\\"", 2);
-    else if (*p == '\\') sb_put(b, "\\\\", 2);
-    else if (*p < 0x20) {
-      char tmp[8];
-      snprintf(tmp, sizeof tmp, "\\u%04x", *p);
-      sb_put(b, tmp, 6);
-    } else sb_put(b, (const char *)p, 1);
-  }
-  sb_put(b, "\"", 1);
-}
-
-// sort keys for the writer (qsort has no context pointer, so each key carries what it needs)
-typedef struct {
-  const char *name;
-  int dtype;
-  int idx;
-} skey;
-
-static int cmp_skey_name(const void *a, const void *b) {
-  return strcmp(((const skey *)a)->name, ((const skey *)b)->name);
-}
-
-static int cmp_skey(const void *a, const void *b) {
-  const skey *x = a, *y = b;
-  if (x->dtype != y->dtype) return x->dtype > y->dtype ? -1 : 1; // larger alignment first
-  return strcmp(x->name, y->name);
-}
-
-static al_status check_text(const char *s, const char *what) {
-  size_t n = strlen(s);
-  if (n > AL_ST_MAX_NAME)
-    return al_seterr(AL_EINVAL, "safetensors writer: %s longer than %d bytes", what,
-                     AL_ST_MAX_NAME);
-  if (utf8_bad((const unsigned char *)s, n) != n)
-    return al_seterr(AL_EINVAL, "safetensors writer: %s '%.64s' is not valid UTF-8", what, s);
-  return AL_OK;
-}
-
-// The 8-byte length + padded header (*hdr, *hlen) and the write order (*order, n entries) with
-// byte sizes (*sizes). Everything the reader checks is checked here first.
-static al_status build_header(unsigned char **hdr, size_t *hlen, int **order, uint64_t **sizes,
-                              const al_st_entry *ts, int n, const char *const *meta, int nmeta) {
-  al_status st = AL_OK;
-  sbuf b = {0};
-  int *ord = NULL;
-  uint64_t *sz = NULL;
-  skey *keys = NULL;
-  *hdr = NULL;
-  if (n < 0 || n > AL_ST_MAX_TENSORS || nmeta < 0)
-    return al_seterr(AL_EINVAL, "safetensors writer: bad tensor count %d", n);
-  ord = al_malloc((size_t)n, sizeof *ord);
-  sz = al_malloc((size_t)n, sizeof *sz);
-  if (!ord || !sz) { st = al_seterr(AL_ENOMEM, "safetensors writer: out of memory"); goto cleanup; }
-  for (int i = 0; i < n; i++) {
-    const al_st_entry *e = &ts[i];
-    ord[i] = i;
-    if (!e->name) { st = al_seterr(AL_EINVAL, "safetensors writer: tensor %d has no name", i); goto cleanup; }
-    if ((st = check_text(e->name, "tensor name")) != AL_OK) goto cleanup;
-    if (strcmp(e->name, "__metadata__") == 0) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: '__metadata__' is reserved");
-      goto cleanup;
-    }
-    if ((unsigned)e->dtype >= AL_ST_NDTYPES) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: tensor '%s': unknown dtype %d", e->name,
-                     (int)e->dtype);
-      goto cleanup;
-    }
-    if (e->ndim < 0 || e->ndim > AL_ST_MAX_DIM || (e->ndim > 0 && !e->shape)) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: tensor '%s': bad rank %d", e->name, e->ndim);
-      goto cleanup;
-    }
-    uint64_t ne = 1;
-    for (int d = 0; d < e->ndim; d++)
-      if (e->shape[d] >= MAX_EXACT || !mul_ok(ne, e->shape[d], &ne)) {
-        st = al_seterr(AL_EINVAL, "safetensors writer: tensor '%s': shape overflows", e->name);
-        goto cleanup;
-      }
-    if (!mul_ok(ne, dtypes[e->dtype].size, &sz[i]) || (sz[i] > 0 && !e->data)) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: tensor '%s': too large or no data", e->name);
-      goto cleanup;
-    }
-  }
-  keys = al_malloc((size_t)n, sizeof *keys);
-  if (!keys) { st = al_seterr(AL_ENOMEM, "safetensors writer: out of memory"); goto cleanup; }
-  for (int i = 0; i < n; i++) keys[i] = (skey){ts[i].name, (int)ts[i].dtype, i};
-  qsort(keys, (size_t)n, sizeof *keys, cmp_skey_name);
-  for (int i = 1; i < n; i++)
-    if (strcmp(keys[i - 1].name, keys[i].name) == 0) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: duplicate tensor name '%s'", keys[i].name);
-      goto cleanup;
-    }
-  qsort(keys, (size_t)n, sizeof *keys, cmp_skey);
-  for (int i = 0; i < n; i++) ord[i] = keys[i].idx;
-  for (int i = 0; i < nmeta; i++) {
-    if (!meta[2 * i] || !meta[2 * i + 1]) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: metadata pair %d has a NULL", i);
-      goto cleanup;
-    }
-    if ((st = check_text(meta[2 * i], "metadata key")) != AL_OK) goto cleanup;
-    size_t vn = strlen(meta[2 * i + 1]);
-    if (utf8_bad((const unsigned char *)meta[2 * i + 1], vn) != vn) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: metadata '%s' is not valid UTF-8",
-                     meta[2 * i]);
-      goto cleanup;
-    }
-    for (int j = 0; j < i; j++)
-      if (strcmp(meta[2 * j], meta[2 * i]) == 0) {
-        st = al_seterr(AL_EINVAL, "safetensors writer: duplicate metadata key '%s'", meta[2 * i]);
-        goto cleanup;
-      }
-  }
-  sb_put(&b, "\0\0\0\0\0\0\0\0", 8);
-  sb_puts(&b, "{");
-  if (nmeta > 0) {
-    sb_puts(&b, "\"__metadata__\":{");
-    for (int i = 0; i < nmeta; i++) {
-      if (i) sb_puts(&b, ",");
-      sb_jstr(&b, meta[2 * i]);
-      sb_puts(&b, ":");
-      sb_jstr(&b, meta[2 * i + 1]);
-    }
-    sb_puts(&b, "}");
-  }
-  uint64_t off = 0;
-  for (int k = 0; k < n; k++) {
-    const al_st_entry *e = &ts[ord[k]];
-    if (k || nmeta > 0) sb_puts(&b, ",");
-    sb_jstr(&b, e->name);
-    sb_puts(&b, ":{\"dtype\":");
-    sb_jstr(&b, dtypes[e->dtype].name);
-    sb_puts(&b, ",\"shape\":[");
-    for (int d = 0; d < e->ndim; d++) {
-      if (d) sb_puts(&b, ",");
-      sb_u64(&b, e->shape[d]);
-    }
-    sb_puts(&b, "],\"data_offsets\":[");
-    sb_u64(&b, off);
-    sb_puts(&b, ",");
-    if (off + sz[ord[k]] >= MAX_EXACT) {
-      st = al_seterr(AL_EINVAL, "safetensors writer: data larger than 2^53 bytes");
-      goto cleanup;
-    }
-    off += sz[ord[k]];
-    sb_u64(&b, off);
-    sb_puts(&b, "]}");
-  }
-  sb_puts(&b, "}");
-  while ((b.n - 8) % 8) sb_puts(&b, " ");
-  if (b.oom) { st = al_seterr(AL_ENOMEM, "safetensors writer: out of memory"); goto cleanup; }
-  uint64_t N = b.n - 8;
-  if (N > AL_ST_MAX_HEADER) {
-    st = al_seterr(AL_EINVAL, "safetensors writer: header of %llu bytes exceeds the limit",
-                   (unsigned long long)N);
-    goto cleanup;
-  }
-  for (int i = 0; i < 8; i++) b.p[i] = (char)((N >> (8 * i)) & 0xFF);
-  *hdr = (unsigned char *)b.p;
-  *hlen = b.n;
-  b.p = NULL;
-  *order = ord;
-  *sizes = sz;
-  ord = NULL;
-  sz = NULL;
-cleanup:
-  free(keys);
-  free(b.p);
-  free(ord);
-  free(sz);
-  return st;
-}
-
-al_status al_st_serialize(unsigned char **out, size_t *outn, const al_st_entry *ts, int n,
-                          const char *const *meta, int nmeta) {
-  unsigned char *hdr = NULL;
-  size_t hlen = 0;
-  int *ord = NULL;
-  uint64_t *sz = NULL;
-  *out = NULL;
-  *outn = 0;
-  al_status st = build_header(&hdr, &hlen, &ord, &sz, ts, n, meta, nmeta);
-  if (st != AL_OK) return st;
-  size_t total = hlen;
-  for (int i = 0; i < n; i++) total += (size_t)sz[i];
-  unsigned char *buf = realloc(hdr, total);
-  if (!buf) {
-    st = al_seterr(AL_ENOMEM, "safetensors writer: out of memory (%zu bytes)", total);
-    goto cleanup;
-  }
-  hdr = NULL;
-  size_t pos = hlen;
-  for (int k = 0; k < n; k++) {
-    if (sz[ord[k]]) memcpy(buf + pos, ts[ord[k]].data, (size_t)sz[ord[k]]);
-    pos += (size_t)sz[ord[k]];
-  }
-  *out = buf;
-  *outn = total;
-cleanup:
-  free(hdr);
-  free(ord);
-  free(sz);
-  return st;
-}
-
-al_status al_st_write(const char *path, const al_st_entry *ts, int n, const char *const *meta,
-                      int nmeta) {
-  unsigned char *hdr = NULL;
-  size_t hlen = 0;
-  int *ord = NULL;
-  uint64_t *sz = NULL;
-  al_st_chunk *ch = NULL;
-  al_status st = build_header(&hdr, &hlen, &ord, &sz, ts, n, meta, nmeta);
-  if (st != AL_OK) return st;
-  ch = al_malloc((size_t)n + 1, sizeof *ch);
-  if (!ch) {
-    st = al_seterr(AL_ENOMEM, "%s: out of memory", path);
-    goto cleanup;
-  }
-  ch[0].data = hdr;
-  ch[0].n = hlen;
-  for (int k = 0; k < n; k++) {
-    ch[k + 1].data = ts[ord[k]].data;
-    ch[k + 1].n = (size_t)sz[ord[k]];
-  }
-  st = al_st_write_atomic(path, ch, n + 1);
-cleanup:
-  free(ch);
-  free(hdr);
-  free(ord);
-  free(sz);
-  return st;
-}
-
-// ---- atomic file write ----
-
-static atomic_uint tmp_counter;
-
-al_status al_st_write_atomic(const char *path, const al_st_chunk *chunks, int nchunks) {
-  al_status st = AL_OK;
-  char *tmp = NULL, *dir = NULL;
-  FILE *fp = NULL;
-  int created = 0;
-  size_t plen = strlen(path);
-  tmp = malloc(plen + 64);
-  dir = malloc(plen + 2);
-  if (!tmp || !dir) { st = al_seterr(AL_ENOMEM, "%s: out of memory", path); goto cleanup; }
-  snprintf(tmp, plen + 64, "%s.tmp.%ld.%u", path, (long)getpid(),
-           atomic_fetch_add(&tmp_counter, 1u));
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    st = al_seterr(AL_EIO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    goto cleanup;
-  }
-  created = 1;
-  fp = fdopen(fd, "wb");
-  if (!fp) {
-    close(fd);
-    st = al_seterr(AL_EIO, "%s: fdopen failed: %s", path, strerror(errno));
-    goto cleanup;
-  }
-  for (int i = 0; i < nchunks; i++)
-    if (chunks[i].n && fwrite(chunks[i].data, 1, chunks[i].n, fp) != chunks[i].n) {
-      st = al_seterr(AL_EIO, "%s: write failed: %s", path, strerror(errno));
-      goto cleanup;
-    }
-  if (fflush(fp) != 0) {
-    st = al_seterr(AL_EIO, "%s: write failed: %s", path, strerror(errno));
-    goto cleanup;
-  }
-  if (fsync(fileno(fp)) != 0) {
-    st = al_seterr(AL_EIO, "%s: fsync failed: %s", path, strerror(errno));
-    goto cleanup;
-  }
-  int rc = fclose(fp);
-  fp = NULL;
-  if (rc != 0) {
-    st = al_seterr(AL_EIO, "%s: close failed: %s", path, strerror(errno));
-    goto cleanup;
-  }
-  if (rename(tmp, path) != 0) {
-    st = al_seterr(AL_EIO, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
-    goto cleanup;
-  }
-  created = 0;
-  // make the rename durable: fsync the directory (some filesystems refuse; that is not fatal)
-  memcpy(dir, path, plen + 1);
-  char *slash = strrchr(dir, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == dir) dir[1] = '\0';
-  else *slash = '\0';
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS)
-      st = al_seterr(AL_EIO, "%s: fsync of directory %s failed: %s", path, dir, strerror(errno));
-    close(dfd);
-  }
-cleanup:
-  if (fp) fclose(fp);
-  if (created) unlink(tmp);
-  free(tmp);
-  free(dir);
-  return st;
 }

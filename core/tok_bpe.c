@@ -1,6 +1,7 @@
 // alignlab core: byte-level BPE: pre-tokenisation (the rule documented in al_tok.h), training
-// with incremental pair counts, and encoding of one chunk by merge rank. The token table, files
-// and specials are in tok.c.
+// with incremental pair counts, and encoding of one chunk by merge rank. Layering: tok.c ->
+// tok_bpe.c -> tok_table.c: this file uses the token table, maps and specials of tok_table.c and
+// calls nothing in tok.c (files, encode dispatch, JSON).
 //
 // Training: the corpus is cut into chunks and identical chunks are counted once ("words" with a
 // frequency). Every adjacent pair keeps its count and the list of words it occurs in; a max-heap

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tok_impl.h"
+#include "al_io.h"
+#include "al_tok.h"
 
 static const char *corpus_dir(const char *def) {
   const char *e = getenv("ALIGNLAB_CORPUS_DIR");
@@ -29,38 +30,18 @@ const char *al_corpus_path(const char *name, char *buf, size_t bufsize) {
   return buf;
 }
 
+// The whole file at path, NUL-terminated; a missing file names the package that ships it.
 static al_status read_file(const char *path, const char *pkg, unsigned char **out, size_t *n) {
+  char *buf;
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return al_seterr(AL_EIO, "corpus %s: cannot open: %s (install package %s: scripts/deps.sh)",
-                     path, strerror(errno), pkg);
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 1 << 20;
-      unsigned char *b = realloc(buf, cap + 1);
-      if (!b) {
-        free(buf);
-        fclose(f);
-        return al_seterr(AL_ENOMEM, "corpus %s: out of memory", path);
-      }
-      buf = b;
-    }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    len += r;
-    if (r == 0) break;
+  al_status st = al_io_read_file(path, SIZE_MAX, "corpus", &buf, n);
+  if (st == AL_EIO && strstr(al_errmsg(), ": cannot open: ")) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", al_errmsg());
+    return al_seterr(AL_EIO, "%s (install package %s: scripts/deps.sh)", why, pkg);
   }
-  int err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return al_seterr(AL_EIO, "corpus %s: read error", path);
-  }
-  buf[len] = '\0';
-  *out = buf;
-  *n = len;
+  if (st != AL_OK) return st;
+  *out = (unsigned char *)buf;
   return AL_OK;
 }
 

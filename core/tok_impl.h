@@ -1,4 +1,5 @@
 // alignlab core: the tokenizer struct and helpers shared by core/tok*.c (not a public header).
+// Layering: tok.c -> tok_bpe.c -> tok_table.c; each group below says which file defines it.
 #ifndef AL_TOK_IMPL_H
 #define AL_TOK_IMPL_H
 
@@ -35,6 +36,7 @@ struct al_tok {
   u64map rank;          // (a << 32 | b) -> rank
 };
 
+// ---- tok_table.c ----
 uint64_t al__hash_bytes(const char *s, size_t n);
 int al__strmap_find(const al_tok *t, const char *s, size_t n);
 // Append token bytes as a new id (ordinary or special); returns the id or -1 on ENOMEM.
@@ -48,6 +50,7 @@ void al__u64map_free(u64map *m);
 int *al__u64map_get(const u64map *m, uint64_t k);
 int al__u64map_put(u64map *m, uint64_t k, int v); // 0 ok, -1 ENOMEM
 
+// ---- tok_bpe.c ----
 // BPE: add merge (a, b) in rank order, making or reusing the token of their bytes; -1 on ENOMEM.
 int al__bpe_add_merge(al_tok *t, int a, int b);
 // End of the pre-tokenisation chunk that starts at i (i < n).

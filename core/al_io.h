@@ -1,0 +1,48 @@
+// alignlab core: file and text primitives every file-format module shares: atomic writes, whole-
+// file reads, UTF-8 validation and the JSON duplicate-key check. Built on al_base.h only; what a
+// file means (safetensors, checkpoints, tokenizers, datasets) is the caller's business.
+#ifndef AL_IO_H
+#define AL_IO_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "al_base.h"
+
+// One piece of a file to write: n bytes at data (data may be NULL when n is 0).
+typedef struct {
+  const void *data;
+  size_t n;
+} al_io_chunk;
+
+// Write the chunks, in order, to `path` atomically: a new temporary file in the same directory
+// ("<path>.tmp.<pid>.<counter>", O_EXCL), fwrite, fflush, fsync, close, rename over `path`, then
+// fsync of the directory (EINVAL/EROFS from that last fsync are ignored). On any failure the
+// temporary file is removed, `path` is untouched and an AL_ENOMEM or AL_EIO message is set that
+// starts "<what> <path>: " (or "<path>: " when what is NULL) and says which step failed
+// ("cannot create temporary file <tmp>: ...", "write failed: ...", "fsync failed: ...",
+// "close failed: ...", "rename from <tmp> failed: ...", "fsync of directory <dir> failed: ...").
+al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nchunks,
+                             const char *what);
+
+// Read the whole file at `path` into *out (malloc'd, owned by the caller, with a NUL byte after
+// the *n bytes read, which the data may also contain). At most `cap` bytes are accepted (SIZE_MAX
+// for no limit). On failure *out is NULL and the message starts "<what> <path>: " (or
+// "<path>: "): AL_EIO "cannot open: <strerror>", "not a regular file" (a directory), "read error";
+// AL_EFORMAT "larger than <cap> bytes"; AL_ENOMEM "out of memory". errno is kept from the failed
+// open, so a caller may add a hint.
+al_status al_io_read_file(const char *path, size_t cap, const char *what, char **out, size_t *n);
+
+// The offset of the first byte of s[0..n) that does not start a valid UTF-8 sequence (RFC 3629:
+// no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF, no sequence cut by
+// the end), or n when all of it is valid. NUL bytes are valid.
+size_t al_io_utf8_check(const void *s, size_t n);
+
+// The first duplicated key of JSON object or array `o` (cJSON keeps both copies and
+// GetObjectItem returns the first), or NULL when none. Keys are compared byte for byte. Children
+// are visited in document order; a key is reported at its first occurrence. With nested != 0 the
+// search also descends into every object and array value, depth first, a child's inside before
+// the child's own key. *nomem is set to 1 on allocation failure (then NULL is returned), else 0.
+const char *al_io_json_dup_key(const cJSON *o, int nested, int *nomem);
+
+#endif

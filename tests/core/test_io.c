@@ -1,0 +1,165 @@
+// Tests of core/io.c: atomic write, whole-file read, UTF-8 validation, JSON duplicate keys.
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "al_io.h"
+#include "testutil.h"
+
+static char *path_in(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  cr_assert(p);
+  snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static void write_raw(const char *path, const char *s) {
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  fputs(s, f);
+  fclose(f);
+}
+
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  cr_assert(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n;
+}
+
+Test(io, atomic_write_replaces_content_and_leaves_no_temporary) {
+  char *dir = tu_tmpdir("io_atomic");
+  char *p = path_in(dir, "f.txt");
+  write_raw(p, "old content that is longer");
+  al_io_chunk ch[3] = {{"hello", 5}, {NULL, 0}, {", world\n", 8}};
+  cr_assert_eq(al_io_write_atomic(p, ch, 3, "test"), AL_OK, "%s", al_errmsg());
+  char *buf;
+  size_t n;
+  cr_assert_eq(al_io_read_file(p, SIZE_MAX, NULL, &buf, &n), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(n, 13);
+  cr_assert_str_eq(buf, "hello, world\n");
+  cr_assert_eq(count_entries(dir), 1, "a temporary file was left behind");
+  free(buf);
+  free(p);
+  free(dir);
+}
+
+Test(io, atomic_write_into_missing_directory_names_the_path) {
+  al_io_chunk ch[1] = {{"x", 1}};
+  const char *p = "/nonexistent-alignlab-dir/sub/f.json";
+  cr_assert_eq(al_io_write_atomic(p, ch, 1, "tokenizer"), AL_EIO);
+  cr_assert(strstr(al_errmsg(), "tokenizer /nonexistent-alignlab-dir/sub/f.json: "), "%s",
+            al_errmsg());
+  cr_assert(strstr(al_errmsg(), "cannot create temporary file"), "%s", al_errmsg());
+  cr_assert_eq(al_io_write_atomic(p, ch, 1, NULL), AL_EIO);
+  cr_assert(!strncmp(al_errmsg(), "/nonexistent-alignlab-dir/sub/f.json: ", 38), "%s", al_errmsg());
+}
+
+Test(io, read_missing_file_fails_with_cannot_open) {
+  char *buf = (char *)1;
+  size_t n = 7;
+  cr_assert_eq(al_io_read_file("/nonexistent-alignlab/f", SIZE_MAX, "corpus", &buf, &n), AL_EIO);
+  cr_assert_null(buf);
+  cr_assert_eq(errno, ENOENT);
+  cr_assert(strstr(al_errmsg(), "corpus /nonexistent-alignlab/f: cannot open: "), "%s", al_errmsg());
+}
+
+Test(io, read_over_cap_and_at_cap) {
+  char *dir = tu_tmpdir("io_cap");
+  char *p = path_in(dir, "big");
+  write_raw(p, "0123456789");
+  char *buf;
+  size_t n;
+  cr_assert_eq(al_io_read_file(p, 9, NULL, &buf, &n), AL_EFORMAT);
+  cr_assert_null(buf);
+  cr_assert(strstr(al_errmsg(), "big: larger than 9 bytes"), "%s", al_errmsg());
+  cr_assert_eq(al_io_read_file(p, 10, NULL, &buf, &n), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(n, 10);
+  cr_assert_eq(buf[10], '\0');
+  free(buf);
+  cr_assert_eq(al_io_read_file(dir, SIZE_MAX, NULL, &buf, &n), AL_EIO);
+  cr_assert(strstr(al_errmsg(), "not a regular file"), "%s", al_errmsg());
+  free(p);
+  free(dir);
+}
+
+Test(io, read_empty_file) {
+  char *dir = tu_tmpdir("io_empty");
+  char *p = path_in(dir, "e");
+  write_raw(p, "");
+  char *buf;
+  size_t n = 5;
+  cr_assert_eq(al_io_read_file(p, 0, NULL, &buf, &n), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(n, 0);
+  cr_assert_eq(buf[0], '\0');
+  free(buf);
+  free(p);
+  free(dir);
+}
+
+static size_t u8(const char *s) { return al_io_utf8_check(s, strlen(s)); }
+
+Test(io, utf8_accepts_valid_multibyte) {
+  const char *ok[] = {"", "plain ascii", "caf\xc3\xa9", "\xe2\x82\xac euro", "\xed\x9f\xbf",
+                      "\xee\x80\x80", "\xf0\x9f\x98\x80 emoji", "\xf4\x8f\xbf\xbf", "\xc2\x80"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    cr_assert_eq(u8(ok[i]), strlen(ok[i]), "case %zu", i);
+  cr_assert_eq(al_io_utf8_check("a\0b", 3), 3, "NUL bytes are valid");
+}
+
+Test(io, utf8_rejects_overlong_surrogate_truncated_and_out_of_range) {
+  cr_assert_eq(u8("ab\xc0\xaf"), 2);          // overlong '/'
+  cr_assert_eq(u8("\xc1\xbf"), 0);            // overlong
+  cr_assert_eq(u8("x\xe0\x80\xaf"), 1);       // overlong 3-byte
+  cr_assert_eq(u8("\xf0\x80\x80\xaf"), 0);    // overlong 4-byte
+  cr_assert_eq(u8("ok\xed\xa0\x80"), 2);      // U+D800 surrogate
+  cr_assert_eq(u8("\xed\xbf\xbf"), 0);        // U+DFFF surrogate
+  cr_assert_eq(u8("\xf4\x90\x80\x80"), 0);    // above U+10FFFF
+  cr_assert_eq(u8("\xf5\x80\x80\x80"), 0);    // never a lead byte
+  cr_assert_eq(u8("abc\xe2\x82"), 3);         // truncated at the end
+  cr_assert_eq(u8("\xf0\x9f\x98"), 0);        // truncated 4-byte
+  cr_assert_eq(u8("\xc3(x"), 0);              // bad continuation
+  cr_assert_eq(u8("\x80"), 0);                // lone continuation
+}
+
+static const char *dup_of(const char *json, int nested) {
+  static char out[64];
+  cJSON *o = cJSON_Parse(json);
+  cr_assert(o, "%s", json);
+  int nomem = 1;
+  const char *d = al_io_json_dup_key(o, nested, &nomem);
+  cr_assert_eq(nomem, 0);
+  if (d) snprintf(out, sizeof out, "%s", d);
+  cJSON_Delete(o);
+  return d ? out : NULL;
+}
+
+Test(io, json_dup_key_top_level_in_document_order) {
+  cr_assert_null(dup_of("{}", 0));
+  cr_assert_null(dup_of("{\"a\":1,\"b\":2,\"A\":3}", 0));
+  cr_assert_str_eq(dup_of("{\"a\":1,\"b\":2,\"a\":3}", 0), "a");
+  // the key whose first occurrence comes first, not the smallest name
+  cr_assert_str_eq(dup_of("{\"z\":1,\"b\":2,\"z\":3,\"b\":4}", 0), "z");
+  // top level only: a nested duplicate is not looked at
+  cr_assert_null(dup_of("{\"x\":{\"k\":1,\"k\":2}}", 0));
+  cr_assert_null(dup_of("[{\"k\":1,\"k\":2}]", 0));
+}
+
+Test(io, json_dup_key_nested_depth_first) {
+  cr_assert_str_eq(dup_of("{\"x\":{\"k\":1,\"k\":2}}", 1), "k");
+  cr_assert_str_eq(dup_of("[1,{\"y\":[{\"q\":1,\"q\":1}]}]", 1), "q");
+  // a child's inside is searched before the child's own key
+  cr_assert_str_eq(dup_of("{\"a\":{\"in\":1,\"in\":2},\"a\":3}", 1), "in");
+  cr_assert_str_eq(dup_of("{\"a\":1,\"b\":{\"in\":1,\"in\":2},\"a\":3}", 1), "a");
+  cr_assert_null(dup_of("{\"a\":{\"a\":1},\"b\":[{\"a\":2},{\"a\":3}]}", 1));
+  cr_assert_null(dup_of("\"scalar\"", 1));
+}
