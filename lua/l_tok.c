@@ -12,6 +12,7 @@
 
 #include "al_tok.h"
 #include "bind.h"
+#include "l_util.h"
 #include "bind_util.h"
 
 #define AL_TOK_MT "al.Tokenizer"
@@ -95,20 +96,13 @@ static int l_bpe_train(lua_State *L) {
   const char **texts;
   size_t *lens;
   if (lua_type(L, 1) == LUA_TSTRING) { // a file path: the whole file is one text
-    const char *path = lua_tostring(L, 1);
-    FILE *f = fopen(path, "rb");
-    if (!f) return luaL_error(L, "bpe.train: cannot open %s", path);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) luaL_addlstring(&b, chunk, r);
-    fclose(f);
-    luaL_pushresult(&b);
+    // the whole file, owned by a buffer on the stack (kept there while texts[0] points into it)
+    al_lbuf *b = al_lua_read_file(L, "bpe.train", lua_tostring(L, 1));
     n = 1;
     texts = lua_newuserdatauv(L, sizeof(char *), 0);
     lens = lua_newuserdatauv(L, sizeof(size_t), 0);
-    texts[0] = lua_tolstring(L, -3, &lens[0]);
+    texts[0] = b->p ? b->p : "";
+    lens[0] = b->n;
   } else {
     luaL_checktype(L, 1, LUA_TTABLE);
     n = (int)lua_rawlen(L, 1);

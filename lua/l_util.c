@@ -4,6 +4,7 @@
 // l_json.c, and whole-file read / atomic write. Layering: binding files -> l_util.c -> core;
 // it binds no Lua function itself (al.core's small functions are in l_base.c).
 #include "l_util.h"
+#include "al_io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -237,67 +238,22 @@ void al_lbuf_addescaped(lua_State *L, al_lbuf *b, const char *s, size_t n, al_es
 // ---- files --------------------------------------------------------------------------------------
 
 al_lbuf *al_lua_read_file(lua_State *L, const char *fname, const char *path) {
-  al_lbuf *b = al_lbuf_new(L); // before fopen: nothing below raises while the file is open
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    luaL_error(L, "%s: cannot open %s: %s", fname, path, strerror(e));
-  }
-  int err = 0;
-  for (;;) {
-    if (b->cap - b->n < 4097) {
-      size_t cap = b->cap ? 2 * b->cap : 65536;
-      char *p = realloc(b->p, cap);
-      if (!p) {
-        err = ENOMEM;
-        break;
-      }
-      b->p = p;
-      b->cap = cap;
-    }
-    size_t got = fread(b->p + b->n, 1, b->cap - b->n - 1, f);
-    b->n += got;
-    if (got == 0) {
-      if (ferror(f)) err = errno ? errno : EIO;
-      break;
-    }
-  }
-  fclose(f);
-  if (err) luaL_error(L, "%s: cannot read %s: %s", fname, path, strerror(err));
-  if (b->p) b->p[b->n] = '\0';
+  al_lbuf *b = al_lbuf_new(L); // first: nothing below raises while memory is unowned
+  char what[64];
+  snprintf(what, sizeof what, "%s:", fname);
+  char *data;
+  size_t n;
+  if (al_io_read_file(path, SIZE_MAX, what, &data, &n) != AL_OK) luaL_error(L, "%s", al_errmsg());
+  b->p = data;
+  b->n = n;
+  b->cap = n + 1;
   return b;
 }
 
 void al_lua_write_atomic(lua_State *L, const char *fname, const char *path, const char *data,
                          size_t n) {
-  al_lbuf *t = al_lbuf_new(L);
-  al_lbuf_adds(L, t, path);
-  al_lbuf_adds(L, t, ".tmp.XXXXXX");
-  int fd = mkstemp(t->p);
-  if (fd < 0) {
-    int e = errno;
-    luaL_error(L, "%s: cannot create %s: %s", fname, t->p, strerror(e));
-  }
-  mode_t mask = umask(0);
-  umask(mask);
-  int err = 0;
-  if (fchmod(fd, 0666 & ~mask) != 0) err = errno;
-  size_t off = 0;
-  while (!err && off < n) {
-    ssize_t w = write(fd, data + off, n - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-    } else {
-      off += (size_t)w;
-    }
-  }
-  if (!err && fsync(fd) != 0) err = errno;
-  if (close(fd) != 0 && !err) err = errno;
-  if (!err && rename(t->p, path) != 0) err = errno;
-  if (err) {
-    unlink(t->p);
-    luaL_error(L, "%s: cannot write %s: %s", fname, path, strerror(err));
-  }
-  lua_pop(L, 1);
+  char what[64];
+  snprintf(what, sizeof what, "%s:", fname);
+  al_io_chunk c = {data, n};
+  if (al_io_write_atomic(path, &c, 1, what) != AL_OK) luaL_error(L, "%s", al_errmsg());
 }

@@ -1,7 +1,7 @@
-// alignlab shell: the C helpers of the notebook weaver (lua/al/weave.lua): Markdown to HTML
+// alignlab shell: the C helpers of the notebook weaver (lua/al/weave/): Markdown to HTML
 // through md4c's HTML renderer, base64 for data: URIs, and capture of everything written to the
 // standard output (print, io.write, C code, child processes) while a notebook block runs.
-// It does not parse notebooks, run blocks or build pages: weave.lua does.
+// It does not parse notebooks, run blocks or build pages: lua/al/weave/ does.
 //   al.core.markdown(text [, {tables, strikethrough, math, autolinks, tasklists, html, xhtml}])
 //   al.core.base64(s)
 //   al.core.capture_stdout() -> al.Capture; cap:finish([max_bytes]) -> text, total_bytes

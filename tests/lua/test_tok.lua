@@ -76,6 +76,17 @@ os.remove(tf)
 fails("unknown option 'vocab_size'", al.bpe.train, texts, { vocab_size = 300 })
 fails("vocab 100 is below the 256", al.bpe.train, texts, { vocab = 100 })
 fails("texts[2] must be a string", al.bpe.train, { "a", 3 })
+fails("bpe.train: /nonexistent/corpus.txt: cannot open: No such file", al.bpe.train, "/nonexistent/corpus.txt")
+do -- a file path: the whole file is one text, as the same text in a list
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(texts[1] .. texts[1])
+  f:close()
+  local a = al.bpe.train(path, { vocab = 270 })
+  local b = al.bpe.train({ texts[1] .. texts[1] }, { vocab = 270 })
+  os.remove(path)
+  assert(a:size() == b:size() and a:encode(texts[1])[3] == b:encode(texts[1])[3])
+end
 fails("duplicate special token '<x>'", al.bpe.train, texts, { vocab = 260, specials = { "<x>", "<x>" } })
 fails("no merges", al.tokenizer.from_json,
   '{"format":"alignlab-tokenizer","version":1,"type":"bpe","pretokenizer":"gpt2-bytes"}')

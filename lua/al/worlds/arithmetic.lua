@@ -371,16 +371,9 @@ end
 
 function World:calibration_pairs(n)
   n = n or 1500
-  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
-    local out = {}
-    for _, rec in ipairs(self:prompts(n * 2, { seed = 977 })) do
-      if #out >= n then break end
-      local p = self:parse(rec)
-      local a = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
-      local b = self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
-      if a ~= b then out[#out + 1] = { rec, a, b } end
-    end
-    return out
+  return common.calibration_pairs(self, n, STREAM.calibration, function(rng, rec)
+    local p = self:parse(rec)
+    return self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>", self:_noisy_solution(rng, p, 0.5, 0.7) .. " <eos>"
   end)
 end
 

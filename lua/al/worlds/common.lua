@@ -218,11 +218,21 @@ function Scripted:generate(prompts, opts)
   return out, lps
 end
 
--- common.calibration_pairs(world, n, stream, build) -> build(rng) computed once per n and kept
--- on the world (rng from the world's stream `stream`): what labelers calibrate their noise on.
-function common.calibration_pairs(world, n, stream, build)
+-- common.calibration_pairs(world, n, stream, pair) -> up to n distinct response pairs { rec, a, b },
+-- computed once per n and kept on the world: what labelers calibrate their noise on. The prompts
+-- are world:prompts(2n, { seed = 977 }); pair(rng, rec) draws two responses to rec (rng from the
+-- world's stream `stream`), and pairs of equal responses are skipped.
+function common.calibration_pairs(world, n, stream, pair)
   world._calib = world._calib or {}
-  if not world._calib[n] then world._calib[n] = build(common.rng(world.seed, stream * 1000)) end
+  if not world._calib[n] then
+    local rng, out = common.rng(world.seed, stream * 1000), {}
+    for _, rec in ipairs(world:prompts(n * 2, { seed = 977 })) do
+      if #out >= n then break end
+      local a, b = pair(rng, rec)
+      if a ~= b then out[#out + 1] = { rec, a, b } end
+    end
+    world._calib[n] = out
+  end
   return world._calib[n]
 end
 

@@ -402,13 +402,16 @@ end
 -- world:calibration_pairs(n = 1500) -> { rec, a, b } pairs of distinct SFT-like continuations.
 function World:calibration_pairs(n)
   n = n or 1500
-  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
-    local out = {}
+  -- every prompt's pair, equal or not (unlike common.calibration_pairs): continuations are long
+  self._calib = self._calib or {}
+  if not self._calib[n] then
+    local rng, out = common.rng(self.seed, STREAM.calibration * 1000), {}
     for i, rec in ipairs(self:prompts(n, { seed = 977 })) do
       out[i] = { rec, self:continue(rng, rec) .. " <eos>", self:continue(rng, rec) .. " <eos>" }
     end
-    return out
-  end)
+    self._calib[n] = out
+  end
+  return self._calib[n]
 end
 
 -- world:evaluate(model, { n = 256, temperature = 1, max_new = 16, seed = 1, control = false })

@@ -369,14 +369,8 @@ end)
 -- scripted SFT-like policy (cached): what labelers calibrate their noise on.
 function World:calibration_pairs(n)
   n = n or 1500
-  return common.calibration_pairs(self, n, STREAM.calibration, function(rng)
-    local out = {}
-    for _, rec in ipairs(self:prompts(n * 2, { seed = 977 })) do
-      if #out >= n then break end
-      local a, b = self:respond(rec, rng, "sft"), self:respond(rec, rng, "sft")
-      if a ~= b then out[#out + 1] = { rec, a, b } end
-    end
-    return out
+  return common.calibration_pairs(self, n, STREAM.calibration, function(rng, rec)
+    return self:respond(rec, rng, "sft"), self:respond(rec, rng, "sft")
   end)
 end
 
