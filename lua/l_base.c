@@ -90,6 +90,20 @@ static int l_nthreads(lua_State *L) {
   return 2;
 }
 
+// al.core.blas() -> { core = the sgemm kernel OpenBLAS chose (e.g. "Haswell", "SkylakeX": it
+// decides the bits of every product; OPENBLAS_CORETYPE pins it at start-up), config = its build
+// string (version and options), threads = its thread count }.
+static int l_blas(lua_State *L) {
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, openblas_get_corename());
+  lua_setfield(L, -2, "core");
+  lua_pushstring(L, openblas_get_config());
+  lua_setfield(L, -2, "config");
+  lua_pushinteger(L, openblas_get_num_threads());
+  lua_setfield(L, -2, "threads");
+  return 1;
+}
+
 // al.core.set_threads(n): both OpenBLAS and OpenMP use n threads (n >= 1).
 static int l_set_threads(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
@@ -143,7 +157,7 @@ static int l_probe_fail(lua_State *L) {
 
 static const luaL_Reg base_funcs[] = {
     {"time", l_time},         {"isatty", l_isatty},           {"mkdir_p", l_mkdir_p},
-    {"hash", l_hash},         {"nthreads", l_nthreads},       {"set_threads", l_set_threads},
+    {"hash", l_hash},         {"nthreads", l_nthreads}, {"blas", l_blas},       {"set_threads", l_set_threads},
     {"_probe_opts", l_probe_opts}, {"_probe_ints", l_probe_ints}, {"_probe_fail", l_probe_fail},
     {NULL, NULL}};
 

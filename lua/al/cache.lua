@@ -58,8 +58,11 @@ function M.code_fingerprint()
   return fingerprint
 end
 
+-- The key of a model: its recipe, the version, the code that builds it and the BLAS kernel (whose
+-- sgemm decides the bits: a model built under one kernel is never served under another).
 function M.key(name, recipe)
-  return name .. "-" .. core.hash(canonical(recipe) .. "|" .. core.version .. "|" .. M.code_fingerprint())
+  return name .. "-" .. core.hash(canonical(recipe) .. "|" .. core.version .. "|" .. M.code_fingerprint() ..
+    "|" .. core.blas().core)
 end
 
 -- A unique sibling name for building dir (two processes may build the same entry at once: each

@@ -39,6 +39,24 @@ function Experiment:plot(spec, tag)
   return require("al.plot")(spec)
 end
 
+-- The machine a result was made on: what decides its bits besides the code and the seed (the
+-- CPU, its widest vector ISA, OpenBLAS's kernel and build, the thread counts).
+local function machine()
+  local f = io.open("/proc/cpuinfo", "r")
+  local info = f and f:read("a") or ""
+  if f then f:close() end
+  local flags = " " .. (info:match("\nflags%s*:%s*([^\n]*)") or "") .. " "
+  local isa = "x86-64"
+  for _, l in ipairs{ { "avx2", "x86-64-v3 (AVX2)" }, { "avx512f", "x86-64-v4 (AVX-512)" } } do
+    if flags:find(" " .. l[1] .. " ", 1, true) then isa = l[2] end
+  end
+  local b = core.blas()
+  local nb, nomp = core.nthreads()
+  return { cpu = info:match("model name%s*:%s*([^\n]*)") or "unknown", isa = isa,
+           blas_core = b.core, blas_config = b.config, blas_threads = nb, omp_threads = nomp,
+           cores = tonumber((io.popen("nproc 2>/dev/null"):read("l") or "")) }
+end
+
 -- Finish: r = { verdict = "reproduced"|"not reproduced"|"partly"|"inconclusive", ours = "one line
 -- with our number(s)", judged = { numbers the verdict rests on }, per_seed = {...}, data = {...},
 -- notes = "what was tried/changed" }. Writes OUT/NAME.json and prints the verdict line.
@@ -56,7 +74,7 @@ function Experiment:finish(r)
     rule = o.rule, smoke = self.smoke, config = self.cfg, seeds = self.cfg.seeds,
     per_seed = o.per_seed, judged = o.judged, data = o.data, verdict = o.verdict, ours = o.ours,
     notes = o.notes, wall_seconds = t1 - self.t0, git_revision = util.git_rev(),
-    threads = core.nthreads and core.nthreads() or nil, version = core.version,
+    threads = core.nthreads and core.nthreads() or nil, version = core.version, machine = machine(),
   }
   core.json.write(self:file("json"), rec)
   print(string.format("%s: %s -- %s", self.name, o.verdict, o.ours))

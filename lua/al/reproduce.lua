@@ -62,10 +62,30 @@ local function fmt_claims(out, names, ran)
   util.write_file(out .. "/CLAIMS.md", table.concat(lines, "\n"))
 end
 
+-- The OpenBLAS kernel every child runs with. sgemm's bits depend on the kernel OpenBLAS picks for
+-- the CPU (Haswell's on Zen and Haswell, SkylakeX's with AVX-512, ...), so reproduce pins one that
+-- every x86-64 machine with AVX2 and FMA runs: Haswell. $ALIGNLAB_BLAS_CORE names another
+-- (OpenBLAS's OPENBLAS_CORETYPE names), or "native" to let OpenBLAS choose. Returns the name and
+-- the environment prefix for the children's command lines.
+function M.blas_core()
+  local want = os.getenv("ALIGNLAB_BLAS_CORE")
+  if want == "native" then return nil, "" end
+  if not want or want == "" then
+    local f = io.open("/proc/cpuinfo", "r")
+    local info = f and f:read("a") or ""
+    if f then f:close() end
+    local flags = info:match("\nflags%s*:%s*([^\n]*)") or ""
+    if not (flags:find("%f[%w]avx2%f[^%w]") and flags:find("%f[%w]fma%f[^%w]")) then return nil, "" end
+    want = "Haswell"
+  end
+  if not want:match("^[%w_]+$") then error("reproduce: ALIGNLAB_BLAS_CORE must be a kernel name (got '" .. want .. "')", 0) end
+  return want, "OPENBLAS_CORETYPE=" .. want .. " "
+end
+
 -- Build the shared models (lua/al/recipes/*.lua modules with prepare_tasks(smoke) and
 -- prepare(smoke, task)) before experiments run in parallel, so that two experiments never build
 -- the same model; the tasks themselves run `jobs` at a time, one BLAS thread each.
-local function prepare(smoke, jobs, threads)
+local function prepare(smoke, jobs, threads, pin)
   local tasks = {}
   for _, f in ipairs(util.listdir(util.root() .. "/lua/al/recipes", "%.lua$")) do
     if f ~= "init.lua" then
@@ -79,8 +99,8 @@ local function prepare(smoke, jobs, threads)
   if #tasks == 0 then return end
   io.stderr:write("== reproduce: building shared models (" .. table.concat(tasks, ", ") .. ")\n")
   local runner = string.format(
-    'AL_PREP_MODULE="$1" AL_PREP_TASK="$2" OPENBLAS_NUM_THREADS=%d %s -e %s || echo "== FAILED to build $1 $2" >&2',
-    threads, util.shell_quote(exe_path()), util.shell_quote(
+    'AL_PREP_MODULE="$1" AL_PREP_TASK="$2" %sOPENBLAS_NUM_THREADS=%d %s -e %s || echo "== FAILED to build $1 $2" >&2',
+    pin, threads, util.shell_quote(exe_path()), util.shell_quote(
       'require("al.recipes." .. os.getenv("AL_PREP_MODULE")).prepare(' .. tostring(smoke) ..
       ', os.getenv("AL_PREP_TASK"))'))
   local list = os.tmpname()
@@ -128,7 +148,10 @@ function M.main(args)
   util.mkdir_p(out .. "/logs")
   local t0 = core.time and core.time() or os.time()
   local threads = jobs > 1 and 1 or (tonumber(os.getenv("OPENBLAS_NUM_THREADS") or "") or 2)
-  prepare(smoke, jobs, threads)
+  local core_name, pin = M.blas_core()
+  io.stderr:write("== reproduce: OpenBLAS kernel " .. (core_name and ("pinned to " .. core_name ..
+    " (ALIGNLAB_BLAS_CORE=native lets OpenBLAS choose)") or ("as OpenBLAS chooses (" .. core.blas().core .. ")")) .. "\n")
+  prepare(smoke, jobs, threads, pin)
   for _, n in ipairs(names) do os.remove(out .. "/" .. n .. ".json") end
   -- one shell line per experiment; xargs -P runs `jobs` of them at a time
   local list = out .. "/logs/.queue"
@@ -137,10 +160,10 @@ function M.main(args)
   f:close()
   local runner = string.format(
     'n="$1"; echo "== start $n" >&2; s=$(date +%%s); ' ..
-    'if OPENBLAS_NUM_THREADS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
+    'if %sOPENBLAS_NUM_THREADS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
     'then echo "== done  $n ($(( $(date +%%s) - s )) s): $(tail -n 1 %s/logs/"$n".log)" >&2; ' ..
     'else echo "== FAILED $n: see %s/logs/$n.log" >&2; tail -n 20 %s/logs/"$n".log >&2; fi',
-    threads, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
+    pin, threads, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
     smoke and "--smoke" or "", table.concat(util.map(extra, util.shell_quote), " "),
     util.shell_quote(out), util.shell_quote(out), out, util.shell_quote(out))
   os.execute(string.format("xargs -P %d -I{} sh -c %s sh {} < %s", jobs, util.shell_quote(runner),

@@ -69,6 +69,18 @@ do print("  a sentiment model's key covers the lexicon, by content")
   assert(S.cache_key(r, w1).lexicon and r.lexicon == nil, "the recipe itself is not changed")
 end
 
+do print("  the key covers the BLAS kernel (its sgemm decides a model's bits)")
+  local b = core.blas()
+  assert(type(b.core) == "string" and #b.core > 0 and b.config:find("OpenBLAS", 1, true), b.config)
+  local k1 = cache.key("t", { a = 1 })
+  local real = core.blas
+  core.blas = function() return { core = "SomeOtherKernel", config = b.config, threads = 1 } end
+  local ok, k2 = pcall(cache.key, "t", { a = 1 })
+  core.blas = real
+  assert(ok and k1 ~= k2, "another kernel, another key")
+  assert(cache.key("t", { a = 1 }) == k1)
+end
+
 cache.dir = real_dir
 os.execute("rm -rf " .. dir)
 assert(core.version)
