@@ -259,18 +259,17 @@ function M.pipeline(world, sft, opts)
   local o = util.opts("al.cai.pipeline", opts, PIPE_DEFAULTS)
   local feedback = o.feedback or sft
   local policy = o.policy or sft
-  local slo = util.copy(o.sl or {})
-  slo.world, slo.policy = world, policy
-  slo.seed = slo.seed or o.seed
-  slo.progress = o.progress
-  if o.log then slo.log = slo.log or (o.log .. "/cai-sl.jsonl") end
-  local sl, sl_info = M.sl(sft:clone(), slo)
-  local rlo = util.copy(o.rl or {})
-  rlo.world, rlo.feedback = world, feedback
-  rlo.seed = rlo.seed or o.seed
-  rlo.progress = o.progress
-  if o.log then rlo.log = rlo.log or (o.log .. "/cai-rl.jsonl") end
-  local rl, rl_info = M.rl(sl:clone(), rlo)
+  -- a stage's options: its own table over the pipeline's world, seed, progress and log
+  local function stage(own, stage_name, key, value)
+    local so = util.copy(own or {})
+    so.world, so[key] = world, value
+    so.seed = so.seed or o.seed
+    so.progress = o.progress
+    if o.log then so.log = so.log or (o.log .. "/cai-" .. stage_name .. ".jsonl") end
+    return so
+  end
+  local sl, sl_info = M.sl(sft:clone(), stage(o.sl, "sl", "policy", policy))
+  local rl, rl_info = M.rl(sl:clone(), stage(o.rl, "rl", "feedback", feedback))
   return rl, sl, { sl = sl_info, rl = rl_info }
 end
 
