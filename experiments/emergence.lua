@@ -39,7 +39,7 @@
 -- Outputs: figures/emergence.{svg,png,json} (metrics vs parameters), figures/emergence-testset.
 --   {svg,png} (EM with the small and the large test set).
 local al = require "al"
-local util = require "al.util"
+local util = al.util
 
 local ex = al.experiment{
   name = "emergence",
@@ -77,7 +77,7 @@ local function run(point)
   local m = al.core.gpt{ vocab = W.vocab, ctx = CTX, d = d, heads = d >= 16 and 4 or 2, layers = 2,
                          seed = seed }
   al.sft(m, recs, { steps = cfg.steps, batch_size = cfg.batch, lr = cfg.lr, seed = seed, progress = false })
-  local resp = require("al.worlds.common").sample(m, W, test,
+  local resp = al.worlds.common.sample(m, W, test,
     { max_new = GEN, temperature = 1, top_k = 1, seed = 1 }, 250)
   local lp = W:target_logprobs(m, test, { batch = 250 })
   local em, digits, edit = {}, {}, {}

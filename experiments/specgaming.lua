@@ -31,7 +31,7 @@
 -- Outputs: figures/specgaming.{svg,png,json} (proxy, G, stuffed rate over PPO steps at beta 0),
 --   figures/specgaming-beta.{svg,png} (changes at each beta).
 local al = require "al"
-local util = require "al.util"
+local util = al.util
 local A = al.recipes.assistant
 local R = al.recipes.sentiment
 
@@ -51,7 +51,7 @@ local tok = world.tok
 ex:say("models ready")
 
 local function positive(w) return (world.lexicon[w] or 0) > 0 end
-local function words_of(s) return require("al.worlds.common").words((s:gsub("<[%a]+>", ""))) end
+local function words_of(s) return al.worlds.common.words((s:gsub("<[%a]+>", ""))) end
 local function proxy(ws)
   local n = 0
   for _, w in ipairs(ws) do if positive(w) then n = n + 1 end end
