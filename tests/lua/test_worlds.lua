@@ -291,5 +291,34 @@ assert(ea.outcome == 1 and ea.process == 1 and ea.exact == 1)
 local eb2 = a1:evaluate(a1:scripted_policy{ error_rate = 1 }, { n = 64 })
 assert(eb2.all_steps == 0 and eb2.outcome < 0.5)
 for _, s in ipairs(a1:corpus(200)) do assert(#a1:encode(s) <= 64) end
+-- target_logprobs: log p(reference solution <eos> | prompt), checked against a log-softmax of
+-- m:logits computed here, and a model that has seen the task scores it higher than a fresh one
+print("testing arithmetic world: target_logprobs")
+do
+  local add2 = A{ digits = 2, operand_digits = 2, steps = 1, ops = { "+" }, mod = false, lsd_first = true }
+  local m = al.core.gpt{ vocab = add2.vocab, ctx = 32, d = 16, heads = 2, layers = 1, seed = 3 }
+  local recs = add2:prompts(5, { split = "test" })
+  local sums, counts = add2:target_logprobs(m, recs, { batch = 2 })
+  assert(#sums == 5 and #counts == 5)
+  for i, rec in ipairs(recs) do
+    local p = add2:encode(rec.prompt)
+    local c = add2:encode(add2:solution(add2:parse(rec)) .. " <eos>")
+    assert(counts[i] == #c, "count " .. counts[i] .. " ~= " .. #c)
+    local seq = table.move(p, 1, #p, 1, {})
+    table.move(c, 1, #c, #p + 1, seq)
+    local lg = m:logits(seq, { all = true })
+    local want = 0
+    for t = #p, #seq - 1 do
+      local row, mx = lg[t], -math.huge
+      for _, v in ipairs(row) do mx = math.max(mx, v) end
+      local z = 0
+      for _, v in ipairs(row) do z = z + math.exp(v - mx) end
+      want = want + row[seq[t + 1] + 1] - mx - math.log(z)
+    end
+    assert(math.abs(sums[i] - want) < 1e-3 * math.max(1, math.abs(want)), ("target_logprobs %g vs %g"):format(sums[i], want))
+  end
+  local ok = pcall(add2.target_logprobs, add2, m, recs, { bogus = 1 })
+  assert(not ok, "unknown option accepted")
+end
 
 print("OK")

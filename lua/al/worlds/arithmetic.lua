@@ -9,7 +9,7 @@
 -- With mod = false, ops = { "+" }, steps = 1 and operand_digits = digits it is plain n-digit
 -- addition (the emergence task; answers are digits + 1 wide).
 -- Gold: process_gold (per-step correctness), outcome_gold (final answer), metrics (exact match,
--- per-digit accuracy, token edit distance).
+-- per-digit accuracy, token edit distance), target_logprobs (log p of the reference solution).
 local tokenizer = require("al.core").tokenizer
 local common = require "al.worlds.common"
 
@@ -335,6 +335,30 @@ function World:metrics(problem, solution)
   end
   return { exact = text == ref, answer = self:outcome_gold(p, solution).correct,
     per_digit = right / #want, digits = digits, edit = edit_distance(ws, rs) }
+end
+
+-- world:target_logprobs(model, records, { batch = 64 }) -> sums, counts: per record the summed
+-- log-probability the model gives the reference solution and its <eos> after the prompt
+-- (teacher-forced; the continuous metric "mean log p(target)" of Schaeffer et al.), and the
+-- number of tokens scored.
+function World:target_logprobs(model, records, opts)
+  local o = common.options(opts, { batch = 64 }, "arithmetic:target_logprobs")
+  local sums, counts = {}, {}
+  for first = 1, #records, o.batch do
+    local seqs, starts = {}, {}
+    for i = first, math.min(#records, first + o.batch - 1) do
+      local p = self:parse(records[i])
+      local prompt = self:encode(self:_prompt_text(p))
+      local seq = table.move(prompt, 1, #prompt, 1, {})
+      for _, id in ipairs(self:encode(self:solution(p) .. " <eos>")) do seq[#seq + 1] = id end
+      seqs[#seqs + 1], starts[#starts + 1] = seq, #prompt
+    end
+    local res = model:forward(seqs, { start = starts, per_token = false })
+    for b = 1, #seqs do
+      sums[#sums + 1], counts[#counts + 1] = res.sum[b], res.count[b]
+    end
+  end
+  return sums, counts
 end
 
 -- world:gold(prompt, response) -> { outcome (0/1), process (fraction of steps right, up to the
