@@ -4,7 +4,8 @@
 //     opt:step(m [, lr]), nsteps, config, save(path [, meta]), load(path_or_dir [, rngs]), free
 //   al.schedule{ kind=, warmup=, total=, lr=, min_lr= }               -> al.Schedule, :lr(step)
 //   al.lr_at(kind, step, total, lr [, min_lr, warmup])               -> the rate (trainers)
-//   m:save(dir [, { state = opt, rngs = {...}, meta = {...} }])       (method of al.GPT)
+//   m:save(dir [, { tok =, card = {...}, state = opt, rngs = {...}, meta = {...} }])
+//                                            (method of al.GPT; a Hugging Face directory, al_hf.h)
 // Layering: l_core.c -> l_optim.c -> l_gpt.c (al_lua_checkgpt, al_lua_gpt_methods), l_rng.c's
 // al_lua_checkrng, l_util.c -> core. The training step that uses the optimizer is l_train.c's;
 // it reaches the optimizer only through al_lua_checkadamw.
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "al_ckpt.h"
+#include "al_hf.h"
 #include "al_optim.h"
 #include "bind.h"
 
@@ -228,9 +230,12 @@ static int opt_load(lua_State *L) {
   return 1;
 }
 
-// m:save(dir [, { state = opt, rngs = {...}, meta = {...} }])
+// m:save(dir [, { tok = tokenizer, card = { key = value }, state = opt, rngs = {...},
+//                meta = {...} }]): the Hugging Face directory of al_hf_save (the tokenizer's
+// files and ids with tok; card's entries in the model card's Training table), plus the training
+// state when state, rngs or meta is given.
 static int m_save(lua_State *L) {
-  static const char *const known[] = {"state", "rngs", "meta", NULL};
+  static const char *const known[] = {"state", "rngs", "meta", "tok", "card", NULL};
   lua_settop(L, 3);
   al_gpt *m = al_lua_checkgpt(L, 1);
   const char *dir = luaL_checkstring(L, 2);
@@ -238,8 +243,13 @@ static int m_save(lua_State *L) {
   al_adamw *o = NULL;
   int nr = 0;
   al_rng *r = NULL;
-  const char *meta = NULL;
+  const char *meta = NULL, *card = NULL;
+  al_tok *tok = NULL;
   if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "tok");
+    if (!lua_isnil(L, -1)) tok = al_lua_checktok(L, lua_gettop(L));
+    lua_getfield(L, 3, "card");
+    card = meta_to_json(L, -1);
     lua_getfield(L, 3, "state");
     if (!lua_isnil(L, -1)) o = checkopt(L, lua_gettop(L))->o;
     lua_getfield(L, 3, "rngs");
@@ -247,7 +257,7 @@ static int m_save(lua_State *L) {
     lua_getfield(L, 3, "meta");
     meta = meta_to_json(L, -1);
   }
-  if (al_ckpt_save(m, dir) != AL_OK) return al_lua_fail(L);
+  if (al_hf_save(m, tok, dir, card) != AL_OK) return al_lua_fail(L);
   if (o || nr || meta) {
     lua_pushfstring(L, "%s/%s", dir, STATE_FILE);
     if (al_ckpt_save_state(lua_tostring(L, -1), o, r, nr, meta) != AL_OK) return al_lua_fail(L);
