@@ -121,7 +121,7 @@ static int opt_tostring(lua_State *L) {
 
 // A flat Lua table (string keys; string, number or boolean values) at idx as a JSON object
 // string in Lua-owned memory (pushed). nil/none pushes nil.
-static const char *meta_to_json(lua_State *L, int idx) {
+static const char *meta_to_json(lua_State *L, int idx, const char *what) {
   if (lua_isnoneornil(L, idx)) {
     lua_pushnil(L);
     return NULL;
@@ -133,12 +133,12 @@ static const char *meta_to_json(lua_State *L, int idx) {
   while (lua_next(L, idx)) {
     int vt = lua_type(L, -1);
     if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "meta: keys must be strings");
+      luaL_error(L, "%s: keys must be strings", what);
     if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
-      luaL_error(L, "meta: value of '%s' must be a string, number or boolean (got %s)",
-                 lua_tostring(L, -2), luaL_typename(L, -1));
+      luaL_error(L, "%s: value of '%s' must be a string, number or boolean (got %s)",
+                 what, lua_tostring(L, -2), luaL_typename(L, -1));
     if (vt == LUA_TNUMBER && !isfinite(lua_tonumber(L, -1)))
-      luaL_error(L, "meta: value of '%s' is not finite", lua_tostring(L, -2));
+      luaL_error(L, "%s: value of '%s' is not finite", what, lua_tostring(L, -2));
     lua_pop(L, 1);
   }
   cJSON *j = cJSON_CreateObject();
@@ -206,7 +206,7 @@ static int opt_save(lua_State *L) {
   lua_settop(L, 3); // fixed slots: what state_path and meta_to_json push goes above
   lopt *u = checkopt(L, 1);
   const char *path = state_path(L, 2);
-  const char *meta = meta_to_json(L, 3);
+  const char *meta = meta_to_json(L, 3, "meta");
   if (al_ckpt_save_state(path, u->o, NULL, 0, meta) != AL_OK) return al_lua_fail(L);
   return 0;
 }
@@ -249,13 +249,13 @@ static int m_save(lua_State *L) {
     lua_getfield(L, 3, "tok");
     if (!lua_isnil(L, -1)) tok = al_lua_checktok(L, lua_gettop(L));
     lua_getfield(L, 3, "card");
-    card = meta_to_json(L, -1);
+    card = meta_to_json(L, -1, "card");
     lua_getfield(L, 3, "state");
     if (!lua_isnil(L, -1)) o = checkopt(L, lua_gettop(L))->o;
     lua_getfield(L, 3, "rngs");
     r = check_rngs(L, lua_gettop(L), &nr);
     lua_getfield(L, 3, "meta");
-    meta = meta_to_json(L, -1);
+    meta = meta_to_json(L, -1, "meta");
   }
   if (al_hf_save(m, tok, dir, card) != AL_OK) return al_lua_fail(L);
   if (o || nr || meta) {
