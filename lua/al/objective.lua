@@ -39,4 +39,8 @@ function M.group_advantages(a)
   return obj.grpo_advantages{ rewards = a.rewards, group = a.group }
 end
 
+-- KTO: { policy, ref, desirable, z0, beta, desirable_weight, undesirable_weight } ->
+-- { loss, d_policy, rewards_chosen, rewards_rejected, kl } (al.core.obj.kto_loss)
+function M.kto(a) return obj.kto_loss(a) end
+
 return M
