@@ -33,6 +33,12 @@ do print("  the loss falls; desirable rewards rise above undesirable ones")
   assert(h[#h]["rewards/margins"] > 0.3, h[#h]["rewards/margins"])
   assert(h[#h]["logps/chosen"] > h[1]["logps/chosen"])
   for _, r in ipairs(h) do assert(r.kl >= 0 and r.lr and r.grad_norm and r.epoch) end
+  -- all desirable: every completion's log-ratio rises, so the mismatched-pair estimate z0 does
+  local pos = {}
+  for i = 1, 24 do pos[i] = { prompt = { 1, i % 4 + 2 }, completion = { 6, 7 }, label = true } end
+  local _, hp = al.kto(tiny(1), pos, base)
+  assert(hp[1].kl == 0 and hp[#hp].kl > 1 and hp[#hp].kl > hp[2].kl, hp[#hp].kl)
+  assert(hp[#hp]["rewards/rejected"] == nil and hp[#hp]["count/rejected"] == 0)
   -- kl = "none": z0 = 0 at every step
   local _, hn = al.kto(tiny(1), data, with(base, { kl = "none" }))
   for _, r in ipairs(hn) do assert(r.kl == 0) end
