@@ -15,8 +15,16 @@
 #include "al_gpt.h"
 #include "al_optim.h"
 
-// Save model (params only) into directory `dir` (created if missing).
+// Save model (params only) into directory `dir` (created if missing). config.json's
+// bos_token_id / eos_token_id / pad_token_id are null (the model has no tokenizer).
 al_status al_ckpt_save(const al_gpt *m, const char *dir);
+// The token ids config.json names (-1 = none, written as null); each must be in [0, V).
+typedef struct {
+  int bos, eos, pad;
+} al_ckpt_ids;
+// al_ckpt_save with the ids (NULL: none). A Hugging Face directory with the tokenizer files,
+// generation config and model card is al_hf_save's (al_hf.h).
+al_status al_ckpt_save_ids(const al_gpt *m, const char *dir, const al_ckpt_ids *ids);
 // Load a model from `dir` (config.json + model.safetensors). Caller owns *out.
 al_status al_ckpt_load(al_gpt **out, const char *dir);
 

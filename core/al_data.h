@@ -41,6 +41,20 @@
 #include "al_tok.h"
 
 #define AL_DATA_CHAT_SPECIALS "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"
+// The template above as a Hugging Face chat template (Jinja; tokenizer_config.json's
+// "chat_template", written by al_hf_save): the same text as al_data_render for the same messages
+// and add_generation_prompt (tests/lua/test_hf.lua renders it with an independent renderer). A
+// role other than system, user, assistant raises, as al_data_render refuses it. On token ids:
+// Hugging Face tokenizes the rendered text at once, alignlab each piece on its own; the two agree
+// when the chat specials are special tokens and no content starts with two or more newlines.
+#define AL_DATA_CHAT_TEMPLATE_JINJA                                                                \
+  "{% for message in messages %}"                                                                  \
+  "{% if message['role'] not in ['system', 'user', 'assistant'] %}"                                \
+  "{{ raise_exception('alignlab chat template: role must be system, user or assistant') }}"        \
+  "{% endif %}"                                                                                    \
+  "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>' }}"                         \
+  "{% endfor %}"                                                                                   \
+  "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
 
 typedef enum { AL_DATA_SFT = 1, AL_DATA_PREF = 2 } al_data_kind;
 typedef enum { AL_TOO_LONG_TRUNCATE = 0, AL_TOO_LONG_DROP, AL_TOO_LONG_ERROR } al_too_long;

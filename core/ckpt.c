@@ -118,7 +118,11 @@ cleanup:
 
 // ---- model: save ----
 
-static al_status write_config(const al_gpt *m, const char *path) {
+static void add_id(cJSON *j, const char *k, int id) {
+  cJSON_AddItemToObject(j, k, id >= 0 ? cJSON_CreateNumber(id) : cJSON_CreateNull());
+}
+
+static al_status write_config(const al_gpt *m, const al_ckpt_ids *ids, const char *path) {
   const al_gpt_config *c = &m->cfg;
   al_status st = AL_OK;
   char *text = NULL;
@@ -144,6 +148,10 @@ static al_status write_config(const al_gpt *m, const char *path) {
     cJSON_AddItemToObject(j, "initializer_range", cJSON_CreateNumber(0.02));
     cJSON_AddItemToObject(j, "tie_word_embeddings", cJSON_CreateTrue());
     cJSON_AddItemToObject(j, "torch_dtype", cJSON_CreateString("float32"));
+    // null, not absent: GPT2Config's defaults (50256) lie outside a small vocabulary
+    add_id(j, "bos_token_id", ids ? ids->bos : -1);
+    add_id(j, "eos_token_id", ids ? ids->eos : -1);
+    add_id(j, "pad_token_id", ids ? ids->pad : -1);
     cJSON_AddItemToObject(ext, "scalar_head", cJSON_CreateBool(c->scalar));
     cJSON_AddItemToObject(ext, "lm", cJSON_CreateBool(c->lm));
     cJSON_AddItemToObject(ext, "version", cJSON_CreateString(AL_VERSION));
@@ -166,8 +174,17 @@ cleanup:
   return st;
 }
 
-al_status al_ckpt_save(const al_gpt *m, const char *dir) {
+al_status al_ckpt_save(const al_gpt *m, const char *dir) { return al_ckpt_save_ids(m, dir, NULL); }
+
+al_status al_ckpt_save_ids(const al_gpt *m, const char *dir, const al_ckpt_ids *ids) {
   if (!m || !dir) return al_seterr(AL_EINVAL, "al_ckpt_save: NULL argument");
+  if (ids) {
+    const int v[3] = {ids->bos, ids->eos, ids->pad};
+    for (int i = 0; i < 3; i++)
+      if (v[i] < -1 || v[i] >= m->cfg.V)
+        return al_seterr(AL_EINVAL, "checkpoint %s: %s token id %d outside the vocabulary [0, %d)",
+                         dir, (const char *[]){"bos", "eos", "pad"}[i], v[i], m->cfg.V);
+  }
   al_status st = make_dirs(dir);
   if (st) return st;
   char *mpath = join(dir, "model.safetensors"), *cpath = join(dir, "config.json");
@@ -187,7 +204,7 @@ al_status al_ckpt_save(const al_gpt *m, const char *dir) {
   }
   const char *meta[] = {"format", "pt"};
   if ((st = al_st_write(mpath, es, nt, meta, 1)) != AL_OK) goto cleanup;
-  st = write_config(m, cpath);
+  st = write_config(m, ids, cpath);
 cleanup:
   free(mpath);
   free(cpath);
@@ -260,6 +277,20 @@ static al_status parse_config(al_gpt_config *c, const cJSON *j, const char *path
                                        strcmp(act->valuestring, "gelu_pytorch_tanh") != 0)))
     return al_seterr(AL_EFORMAT,
                      "%s: \"activation_function\" must be \"gelu_new\" (the tanh GELU)", path);
+  for (int i = 0; i < 3; i++) { // optional; null = none (other tools may write a list for eos)
+    const char *k = (const char *[]){"bos_token_id", "eos_token_id", "pad_token_id"}[i];
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, k);
+    int id = 0;
+    if (!x || cJSON_IsNull(x)) continue;
+    if (cJSON_IsArray(x)) {
+      for (const cJSON *e = x->child; e; e = e->next)
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= c->V ||
+            e->valuedouble != floor(e->valuedouble))
+          return al_seterr(AL_EFORMAT, "%s: \"%s\" must hold token ids in [0, %d)", path, k, c->V);
+      continue;
+    }
+    if ((st = cfg_int(j, k, 1, 0, c->V > 0 ? c->V - 1 : 0, &id, path))) return st;
+  }
   if ((st = cfg_flag(j, "tie_word_embeddings", 1, path))) return st;
   if ((st = cfg_flag(j, "scale_attn_weights", 1, path))) return st;
   if ((st = cfg_flag(j, "scale_attn_by_inverse_layer_idx", 0, path))) return st;

@@ -4,7 +4,8 @@
 //     opt:step(m [, lr]), nsteps, config, save(path [, meta]), load(path_or_dir [, rngs]), free
 //   al.schedule{ kind=, warmup=, total=, lr=, min_lr= }               -> al.Schedule, :lr(step)
 //   al.lr_at(kind, step, total, lr [, min_lr, warmup])               -> the rate (trainers)
-//   m:save(dir [, { state = opt, rngs = {...}, meta = {...} }])       (method of al.GPT)
+//   m:save(dir [, { tok =, card = {...}, state = opt, rngs = {...}, meta = {...} }])
+//                                            (method of al.GPT; a Hugging Face directory, al_hf.h)
 // Layering: l_core.c -> l_optim.c -> l_gpt.c (al_lua_checkgpt, al_lua_gpt_methods), l_rng.c's
 // al_lua_checkrng, l_util.c -> core. The training step that uses the optimizer is l_train.c's;
 // it reaches the optimizer only through al_lua_checkadamw.
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "al_ckpt.h"
+#include "al_hf.h"
 #include "al_optim.h"
 #include "bind.h"
 
@@ -119,7 +121,7 @@ static int opt_tostring(lua_State *L) {
 
 // A flat Lua table (string keys; string, number or boolean values) at idx as a JSON object
 // string in Lua-owned memory (pushed). nil/none pushes nil.
-static const char *meta_to_json(lua_State *L, int idx) {
+static const char *meta_to_json(lua_State *L, int idx, const char *what) {
   if (lua_isnoneornil(L, idx)) {
     lua_pushnil(L);
     return NULL;
@@ -131,12 +133,12 @@ static const char *meta_to_json(lua_State *L, int idx) {
   while (lua_next(L, idx)) {
     int vt = lua_type(L, -1);
     if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "meta: keys must be strings");
+      luaL_error(L, "%s: keys must be strings", what);
     if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)
-      luaL_error(L, "meta: value of '%s' must be a string, number or boolean (got %s)",
-                 lua_tostring(L, -2), luaL_typename(L, -1));
+      luaL_error(L, "%s: value of '%s' must be a string, number or boolean (got %s)",
+                 what, lua_tostring(L, -2), luaL_typename(L, -1));
     if (vt == LUA_TNUMBER && !isfinite(lua_tonumber(L, -1)))
-      luaL_error(L, "meta: value of '%s' is not finite", lua_tostring(L, -2));
+      luaL_error(L, "%s: value of '%s' is not finite", what, lua_tostring(L, -2));
     lua_pop(L, 1);
   }
   cJSON *j = cJSON_CreateObject();
@@ -204,7 +206,7 @@ static int opt_save(lua_State *L) {
   lua_settop(L, 3); // fixed slots: what state_path and meta_to_json push goes above
   lopt *u = checkopt(L, 1);
   const char *path = state_path(L, 2);
-  const char *meta = meta_to_json(L, 3);
+  const char *meta = meta_to_json(L, 3, "meta");
   if (al_ckpt_save_state(path, u->o, NULL, 0, meta) != AL_OK) return al_lua_fail(L);
   return 0;
 }
@@ -228,9 +230,12 @@ static int opt_load(lua_State *L) {
   return 1;
 }
 
-// m:save(dir [, { state = opt, rngs = {...}, meta = {...} }])
+// m:save(dir [, { tok = tokenizer, card = { key = value }, state = opt, rngs = {...},
+//                meta = {...} }]): the Hugging Face directory of al_hf_save (the tokenizer's
+// files and ids with tok; card's entries in the model card's Training table), plus the training
+// state when state, rngs or meta is given.
 static int m_save(lua_State *L) {
-  static const char *const known[] = {"state", "rngs", "meta", NULL};
+  static const char *const known[] = {"state", "rngs", "meta", "tok", "card", NULL};
   lua_settop(L, 3);
   al_gpt *m = al_lua_checkgpt(L, 1);
   const char *dir = luaL_checkstring(L, 2);
@@ -238,16 +243,21 @@ static int m_save(lua_State *L) {
   al_adamw *o = NULL;
   int nr = 0;
   al_rng *r = NULL;
-  const char *meta = NULL;
+  const char *meta = NULL, *card = NULL;
+  al_tok *tok = NULL;
   if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "tok");
+    if (!lua_isnil(L, -1)) tok = al_lua_checktok(L, lua_gettop(L));
+    lua_getfield(L, 3, "card");
+    card = meta_to_json(L, -1, "card");
     lua_getfield(L, 3, "state");
     if (!lua_isnil(L, -1)) o = checkopt(L, lua_gettop(L))->o;
     lua_getfield(L, 3, "rngs");
     r = check_rngs(L, lua_gettop(L), &nr);
     lua_getfield(L, 3, "meta");
-    meta = meta_to_json(L, -1);
+    meta = meta_to_json(L, -1, "meta");
   }
-  if (al_ckpt_save(m, dir) != AL_OK) return al_lua_fail(L);
+  if (al_hf_save(m, tok, dir, card) != AL_OK) return al_lua_fail(L);
   if (o || nr || meta) {
     lua_pushfstring(L, "%s/%s", dir, STATE_FILE);
     if (al_ckpt_save_state(lua_tostring(L, -1), o, r, nr, meta) != AL_OK) return al_lua_fail(L);

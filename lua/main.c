@@ -20,7 +20,7 @@ int luaopen_al_core(lua_State *L);
 
 static const char *const usage_text =
     "usage: alignlab [options] [script.lua [args]]\n"
-    "       alignlab reproduce|weave|bench|sweep [args]\n"
+    "       alignlab reproduce|weave|bench|sweep|log2csv [args]\n"
     "With no arguments, alignlab starts the REPL (also when reading a pipe).\n"
     "Options:\n"
     "  -e code        run the Lua string 'code'\n"
@@ -242,7 +242,7 @@ static int run_subcommand(lua_State *L, opts *o) {
 
 static int is_subcommand(const char *a) {
   return strcmp(a, "reproduce") == 0 || strcmp(a, "weave") == 0 || strcmp(a, "bench") == 0 ||
-         strcmp(a, "sweep") == 0;
+         strcmp(a, "sweep") == 0 || strcmp(a, "log2csv") == 0;
 }
 
 // Everything that touches Lua runs here, under the lua_pcall of main().

@@ -4,7 +4,10 @@
 -- opts.advantage = "rloo" gives the leave-one-out baseline of RLOO (Ahmadian et al. 2024)
 -- instead. Same options, step API, logs, checkpoints and resume as al.ppo (its rollout and
 -- update code): batch_size counts completions, so batch_size // group prompts per step;
--- advantages are not whitened again unless whiten_advantages = true.
+-- advantages are not whitened again unless whiten_advantages = true. The length-bias switches
+-- (al.ppo's options): loss_agg = "token_mean" (default) | "seq_mean" (the GRPO paper's) |
+-- "seq_sum" | "constant" (Dr. GRPO, Liu et al. 2025, with scale_rewards = false: no division by
+-- the group's std). al.reinforce_pp(policy, opts) is al.ppo with advantage = "reinforce++".
 local ppo = require "al.ppo"
 
 local M = {}

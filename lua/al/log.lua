@@ -4,7 +4,13 @@
 --   local log <close> = al.log("runs/ppo.jsonl")          -- appends; { append = false } truncates
 --   log:write{ step = 1, reward = 0.3, kl = 0.01 }
 --   log:close()
+-- Options: append (default true); csv = true: on close, the log is also written as CSV beside it
+-- (RUN.csv, al.log2csv); tensorboard = DIR: each record is also an Event in a new TensorBoard
+-- event file in DIR (al.tensorboard). Trainers take log = PATH or log = { path =, csv =,
+-- tensorboard = } (al.train.run).
 local core = require "al.core"
+local log2csv = require "al.log2csv"
+local tensorboard = require "al.tensorboard"
 
 local M = {}
 local Log = {}
@@ -15,7 +21,12 @@ function M.open(path, opts)
   if type(path) ~= "string" or path == "" then error("al.log: path must be a non-empty string", 2) end
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "append" then error("al.log: unknown option '" .. tostring(k) .. "' (known: append)", 2) end
+    if k ~= "append" and k ~= "csv" and k ~= "tensorboard" then
+      error("al.log: unknown option '" .. tostring(k) .. "' (known: append, csv, tensorboard)", 2)
+    end
+  end
+  if opts.tensorboard ~= nil and (type(opts.tensorboard) ~= "string" or opts.tensorboard == "") then
+    error("al.log: option 'tensorboard' must be a directory name", 2)
   end
   local dir = path:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
@@ -24,7 +35,8 @@ function M.open(path, opts)
   end
   local f, err = io.open(path, opts.append == false and "w" or "a")
   if not f then error("al.log: " .. err, 2) end
-  return setmetatable({ path = path, f = f, n = 0 }, Log)
+  local tb = opts.tensorboard and tensorboard.open(opts.tensorboard) or nil
+  return setmetatable({ path = path, f = f, n = 0, csv = opts.csv and true or false, tb = tb }, Log)
 end
 
 function Log:write(t)
@@ -34,6 +46,7 @@ function Log:write(t)
   if line:sub(1, 1) ~= "{" then error("al.log: a record must be a JSON object, not an array", 2) end
   self.f:write(line, "\n")
   self.f:flush()
+  if self.tb then self.tb:write(t) end
   self.n = self.n + 1
   return self
 end
@@ -42,6 +55,8 @@ function Log:close()
   if self.f then
     self.f:close()
     self.f = nil
+    if self.tb then self.tb:close() end
+    if self.csv then log2csv.convert(self.path, (self.path:gsub("%.jsonl$", "")) .. ".csv") end
   end
 end
 

@@ -36,7 +36,11 @@ function M.bon_kl(n) return obj.bon_kl(n) end
 -- group-relative advantages of GRPO (kind = "grpo") or RLOO (kind = "rloo")
 function M.group_advantages(a)
   if a.kind == "rloo" then return obj.rloo_advantages{ rewards = a.rewards, group = a.group } end
-  return obj.grpo_advantages{ rewards = a.rewards, group = a.group }
+  return obj.grpo_advantages{ rewards = a.rewards, group = a.group, scale = a.scale ~= false }
 end
+
+-- KTO: { policy, ref, desirable, z0, beta, desirable_weight, undesirable_weight } ->
+-- { loss, d_policy, rewards_chosen, rewards_rejected, kl } (al.core.obj.kto_loss)
+function M.kto(a) return obj.kto_loss(a) end
 
 return M

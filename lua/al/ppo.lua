@@ -44,6 +44,9 @@ local objective = require "al.objective"
 
 -- The options, their defaults and meaning (the trainer only reads this table; util.opts rejects
 -- any other key).
+local ADVANTAGES = { gae = true, grpo = true, rloo = true, ["reinforce++"] = true }
+local GROUPED = { grpo = true, rloo = true }
+local LOSS_AGG = { token_mean = true, seq_mean = true, seq_sum = true, constant = true }
 local DEFAULTS = {
   -- models and data
   reward = util.REQUIRED,    -- the scorer: a reward model, an ensemble or function(prompt, completion, i)
@@ -66,6 +69,12 @@ local DEFAULTS = {
   whiten_rewards = false,    -- whiten the batch's scores (unit variance, mean kept)
   -- advantages
   advantage = "gae",         -- "gae" (value model) | "grpo" | "rloo" (group baselines, no value model)
+                             -- | "reinforce++" (per-token return-to-go, whitened over the batch)
+  scale_rewards = true,      -- grpo: divide by the group's std (false: Dr. GRPO's mean-centring only)
+  loss_agg = "token_mean",   -- the policy loss over a minibatch's tokens: "token_mean" (sum / tokens)
+                             -- | "seq_mean" (mean over sequences of token means, GRPO's paper)
+                             -- | "seq_sum" (mean over sequences of token sums) | "constant" (sum /
+                             -- (sequences * max_new), Dr. GRPO)
   group = 4,                 -- completions per prompt of grpo / rloo
   gamma = 1.0,               -- GAE discount
   lam = 0.95,                -- GAE lambda
@@ -124,14 +133,17 @@ function M.new(policy, opts, fname)
   if o.value_init ~= "reward" and o.value_init ~= "policy" then
     error(fname .. ": value_init must be reward or policy", 0)
   end
-  if o.advantage ~= "gae" and o.advantage ~= "grpo" and o.advantage ~= "rloo" then
-    error(fname .. ": advantage must be gae, grpo or rloo", 0)
+  if not ADVANTAGES[o.advantage] then
+    error(fname .. ": advantage must be gae, grpo, rloo or reinforce++", 0)
   end
-  if o.advantage ~= "gae" and o.group < 2 then error(fname .. ": group must be >= 2", 0) end
+  if GROUPED[o.advantage] and o.group < 2 then error(fname .. ": group must be >= 2", 0) end
+  if not LOSS_AGG[o.loss_agg] then
+    error(fname .. ": loss_agg must be token_mean, seq_mean, seq_sum or constant, got '" .. tostring(o.loss_agg) .. "'", 0)
+  end
   if o.lr_schedule ~= "constant" and o.lr_schedule ~= "linear" then
     error(fname .. ": lr_schedule must be constant or linear", 0)
   end
-  if o.whiten_advantages == nil then o.whiten_advantages = o.advantage == "gae" end
+  if o.whiten_advantages == nil then o.whiten_advantages = not GROUPED[o.advantage] end
   local tok = o.tok
   if o.eos == nil then o.eos = (tok and tok.eos) or -1 end
   if type(o.prompts) ~= "table" or #o.prompts == 0 then error(fname .. ": prompts must be a non-empty list", 0) end
@@ -322,6 +334,17 @@ function PPO:advantages(b)
   if self.critic then
     local g = objective.gae{ rewards = b.rewards, values = b.values, gamma = o.gamma, lam = o.lam }
     b.adv, b.returns = g.advantages, g.returns
+  elseif o.advantage == "reinforce++" then
+    -- REINFORCE++ (Hu 2025): no critic; A_t = the return-to-go sum_{k>=t} gamma^(k-t) r_k of the
+    -- KL-penalised per-token rewards (GAE with V = 0 and lambda = 1), then whitened over the
+    -- whole batch (whiten_advantages, default on): the global normalisation
+    local zeros = {}
+    for i = 1, n do
+      local z = {}
+      for t = 1, #b.rewards[i] do z[t] = 0 end
+      zeros[i] = z
+    end
+    b.adv = objective.gae{ rewards = b.rewards, values = zeros, gamma = o.gamma, lam = 1 }.advantages
   else
     -- group baselines on the sequence return (score - beta * KL), the same for every token
     local ret = {}
@@ -330,7 +353,7 @@ function PPO:advantages(b)
       for _, x in ipairs(b.rewards[i]) do s = s + x end
       ret[i] = s
     end
-    local a = objective.group_advantages{ rewards = ret, group = o.group, kind = o.advantage }
+    local a = objective.group_advantages{ rewards = ret, group = o.group, kind = o.advantage, scale = o.scale_rewards }
     b.adv = {}
     for i = 1, n do
       local row = {}
@@ -357,6 +380,34 @@ end
 -- The policy's learning rate at iteration self.iter: the one schedule of every trainer.
 function PPO:lr_now()
   return train.lr_at(self.sched, self.iter, self.o.steps)
+end
+
+-- The clipped policy loss of a minibatch (rows of per-token log-probs, old log-probs and
+-- advantages) aggregated by `agg` (the loss_agg option), with its gradient: the C loss is a
+-- weighted token mean sum_i,t w_i l_it / sum_i,t w_i; w = 1 gives token_mean, w_i = 1 / |o_i|
+-- seq_mean; seq_sum and constant rescale the token mean by tokens / sequences and tokens /
+-- (sequences * max_new). clipfrac, approx_kl and ratio_mean are weighted as the loss is.
+function M.policy_loss(new, old, adv, clip, agg, max_new)
+  local mask
+  if agg == "seq_mean" then
+    mask = {}
+    for i, row in ipairs(old) do
+      local w, m = 1 / #row, {}
+      for t = 1, #row do m[t] = w end
+      mask[i] = m
+    end
+  end
+  local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, mask = mask, clip = clip }
+  if agg == "seq_sum" or agg == "constant" then
+    local ntok = 0
+    for _, row in ipairs(old) do ntok = ntok + #row end
+    local f = ntok / (#old * (agg == "constant" and max_new or 1))
+    l.loss = l.loss * f
+    for _, row in ipairs(l.dlogp) do
+      for t = 1, #row do row[t] = row[t] * f end
+    end
+  end
+  return l
 end
 
 function PPO:update(b)
@@ -386,7 +437,7 @@ function PPO:update(b)
       local res = self.policy:forward(seqs, { start = starts })
       local new = {}
       for j = 1, #ids do new[j] = slice(res.logp[j], starts[j], #old[j]) end
-      local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, clip = o.ratio_clip }
+      local l = M.policy_loss(new, old, adv, o.ratio_clip, o.loss_agg, o.max_new)
       ctx:check(l.loss, "policy loss")
       if not first_ratio then first_ratio = l.ratio_mean end
       self.policy:zero_grad()

@@ -468,8 +468,19 @@ function M.run(o)
   end
   local log
   if o.log then
-    if start > 0 then trim_log(o.log, start) end
-    log = log_mod(o.log, { append = start > 0 })
+    -- log = PATH, or { path = PATH, csv = true, tensorboard = DIR } (al.log's options)
+    local path, lo = o.log, {}
+    if type(o.log) == "table" then
+      path, lo = o.log.path, { csv = o.log.csv, tensorboard = o.log.tensorboard }
+      for k in pairs(o.log) do
+        if k ~= "path" and k ~= "csv" and k ~= "tensorboard" then
+          error(string.format("%s: log: unknown key '%s' (known: path, csv, tensorboard)", o.name, tostring(k)), 0)
+        end
+      end
+    end
+    if start > 0 then trim_log(path, start) end
+    lo.append = start > 0
+    log = log_mod(path, lo)
   end
   local bar = (o.progress ~= false) and progress(o.steps, o.name) or nil
   if bar then bar:update(start) end

@@ -153,6 +153,10 @@ Test(ckpt, files_follow_hugging_face_gpt2_names_and_config) {
   cr_assert_str_eq(cJSON_GetObjectItem(j, "activation_function")->valuestring, "gelu_new");
   cr_assert_eq(cJSON_GetObjectItem(j, "resid_pdrop")->valuedouble, 0.0);
   cr_assert_eq(cJSON_GetObjectItem(j, "initializer_range")->valuedouble, 0.02);
+  // no tokenizer: null ids (GPT2Config's default 50256 would lie outside the vocabulary)
+  cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "bos_token_id")));
+  cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "eos_token_id")));
+  cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "pad_token_id")));
   cJSON *ext = cJSON_GetObjectItem(j, "alignlab");
   cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(ext, "scalar_head")));
   cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(ext, "lm")));
@@ -218,6 +222,9 @@ Test(ckpt, config_with_bad_values_is_refused) {
       {"layer_norm_epsilon", "\"x\"", "\"layer_norm_epsilon\" must be a number"},
       {"tie_word_embeddings", "false", "\"tie_word_embeddings\" = false is not supported"},
       {"alignlab", "{\"scalar_head\":1}", "\"alignlab.scalar_head\" must be a boolean"},
+      {"eos_token_id", "11", "\"eos_token_id\" must be an integer in [0, 10]"},
+      {"bos_token_id", "-1", "\"bos_token_id\" must be an integer in [0, 10]"},
+      {"pad_token_id", "[1, 11]", "\"pad_token_id\" must hold token ids in [0, 11)"},
       {"alignlab", "{\"scalar_head\":false,\"lm\":false}", "no output head"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

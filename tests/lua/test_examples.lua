@@ -36,6 +36,10 @@ local CASES = {
     line "best_of_n: sentiment # %(all 32 samples%) %-> # %(best of 4%); KL <= 0%.64 nats" },
   cai = { "smoke=true prompts=8 rounds=1",
     line "cai: red%-team answers harmless # %-> # after 1 rounds; SFT %-> SL%-CAI harmless # %-> #, helpful # %-> #" },
+  kto = { "pt_steps=3 n=24 epochs=1",
+    line "kto: 48 examples, last batch margin #, kl #; sentiment # %-> #, P%(positive%) # %-> #" },
+  online_dpo = { "pt_steps=3 rounds=2 pairs=8",
+    line "online_dpo: 2 rounds, sample reward # %-> #; sentiment # %-> #, P%(positive%) # %-> #" },
   data = { "steps=3",
     line "data: SFT loss # %-> #; DPO loss # %-> #, margin #, accuracy #" },
 }

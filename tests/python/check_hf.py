@@ -5,7 +5,12 @@
 # hand-written GPT-2 that follows modeling_gpt2.py (Conv1D in-by-out weights, fused qkv, causal
 # softmax(QK^T / sqrt(HS)), gelu_new, pre-LN, final LN, LM head tied to wte).
 # The safetensors file is read by hand (8-byte length, JSON header, raw little-endian data), so
-# the check also covers the file format. Needs Debian's python3-torch; run:
+# the check also covers the file format. With transformers, the directory written with a tokenizer
+# (m:save(dir, { tok = tok })) is also loaded by AutoTokenizer, AutoConfig and GenerationConfig:
+# the token ids, encode/decode on non-ASCII text and the chat template (apply_chat_template, with
+# and without the generation prompt) must equal alignlab's; without transformers those checks are
+# skipped with a message (tests/lua/test_hf.lua checks the files against the documented fields).
+# Needs Debian's python3-torch; run:
 #   /usr/bin/python3 tests/python/check_hf.py [--alignlab build/alignlab]
 import argparse
 import json
@@ -65,6 +70,75 @@ def gpt2_forward(w, cfg, ids):
         h = gelu_new(h @ p("mlp.c_fc.weight") + p("mlp.c_fc.bias"))
         x = x + h @ p("mlp.c_proj.weight") + p("mlp.c_proj.bias")
     return ln(x, (C,), w["ln_f.weight"], w["ln_f.bias"], eps)
+
+
+TOK_LUA = r"""
+local al = require "al"
+local dir = arg[1]
+local texts = {}
+for i = 1, 100 do texts[i] = ("the cat sat on mat %d, héllo wörld ✓ and the dog"):format(i) end
+local tok = al.bpe.train(texts, { vocab = 280, specials = { "<|system|>", "<|user|>", "<|assistant|>", "<|end|>" } })
+local m = al.gpt{ vocab = tok:size(), ctx = 32, d = 16, heads = 2, layers = 1, seed = 2 }
+m:save(dir, { tok = tok, card = { trainer = "check_hf" } })
+local convs = {
+  { { role = "user", content = "hi" } },
+  { { role = "system", content = "Be brief." }, { role = "user", content = "What is 2+2?" },
+    { role = "assistant", content = "4." }, { role = "user", content = "héllo wörld ✓" } },
+}
+local corpus = { "the cat sat", "héllo wörld ✓ 123", "  spaces\n\nand newlines\t", "日本語のテキスト" }
+local out = { bos = tok.bos, eos = tok.eos, pad = tok.pad, convs = convs, encodings = {}, renders = {}, prompts = {} }
+for i, t in ipairs(corpus) do out.encodings[i] = { text = t, ids = tok:encode(t) } end
+for i, c in ipairs(convs) do
+  out.renders[i] = { al.data.render(c), al.data.render(c, { generation_prompt = true }) }
+  out.prompts[i] = al.data.prompt(tok, c)
+end
+print(al.json.encode(out))
+"""
+
+
+def check_tokenizer(exe, use_hf):
+    """The tokenizer files through transformers (skipped without it). Returns a list of failures."""
+    if not use_hf:
+        print("transformers is not installed: skipping AutoTokenizer / chat template / GenerationConfig checks")
+        return []
+    import transformers
+    bad = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "tok.lua")
+        with open(script, "w") as f:
+            f.write(TOK_LUA)
+        d = os.path.join(tmp, "model")
+        res = subprocess.run([exe, script, d], capture_output=True, text=True)
+        if res.returncode != 0:
+            sys.exit("alignlab failed:\n" + res.stdout + res.stderr)
+        ours = json.loads(res.stdout.strip().splitlines()[-1])
+        tok = transformers.AutoTokenizer.from_pretrained(d)
+        cfg = transformers.AutoConfig.from_pretrained(d)
+        gen = transformers.GenerationConfig.from_pretrained(d)
+        for k in ("bos", "eos", "pad"):
+            for name, obj in (("config", cfg), ("generation_config", gen)):
+                if getattr(obj, k + "_token_id") != ours[k]:
+                    bad.append("%s.%s_token_id = %r, alignlab %r" % (name, k, getattr(obj, k + "_token_id"), ours[k]))
+            if getattr(tok, k + "_token_id") != ours[k]:
+                bad.append("tokenizer.%s_token_id = %r, alignlab %r" % (k, getattr(tok, k + "_token_id"), ours[k]))
+        for e in ours["encodings"]:
+            ids = tok.encode(e["text"], add_special_tokens=False)
+            if ids != e["ids"]:
+                bad.append("encode(%r): %r vs alignlab %r" % (e["text"], ids, e["ids"]))
+            if tok.decode(e["ids"]) != e["text"]:
+                bad.append("decode(%r) = %r" % (e["text"], tok.decode(e["ids"])))
+        for c, (r0, r1), p in zip(ours["convs"], ours["renders"], ours["prompts"]):
+            if tok.apply_chat_template(c, tokenize=False) != r0:
+                bad.append("chat template (no generation prompt) differs for %r" % c)
+            if tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) != r1:
+                bad.append("chat template (generation prompt) differs for %r" % c)
+            ids = tok.apply_chat_template(c, tokenize=True, add_generation_prompt=True)
+            if list(ids) != p:
+                bad.append("chat template ids %r vs alignlab %r" % (list(ids), p))
+    print("tokenizer, chat template, generation config through transformers: %d problem(s)" % len(bad))
+    for b in bad:
+        print("  " + b)
+    return bad
 
 
 LUA = r"""
@@ -153,7 +227,8 @@ def main():
         for k, v in rep.items():
             print("head=%-6s %s = %.3g" % (head, k, v))
             worst = max(worst, v)
-    ok = worst < 1e-4
+    bad = check_tokenizer(exe, use_hf)
+    ok = worst < 1e-4 and not bad
     print("PASS" if ok else "FAIL", "(worst %.3g, tolerance 1e-4)" % worst)
     sys.exit(0 if ok else 1)
 
