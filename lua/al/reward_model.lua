@@ -4,7 +4,11 @@
 -- the last non-pad token (trailing pad tokens, opts.tok.pad, are dropped from responses).
 -- Trained on -log sigmoid(r_chosen - r_rejected - margin) (papers/instructgpt.md eq. 1),
 -- optionally with reward centering (center * (r_c + r_r)^2, Eisenstein et al.), or on soft
--- labels (a record's `label` = P(chosen preferred), as RL-CAI's AI labels). Accuracy on a
+-- labels (a record's `label` = P(chosen preferred), as RL-CAI's AI labels, or a weak model's
+-- probabilities in weak-to-strong training). opts.confidence = alpha adds Burns et al. 2023's
+-- auxiliary confidence loss: the cross-entropy is taken against (1 - alpha_t) label + alpha_t
+-- 1[r_c > r_r] (the model's own prediction, hardened, no gradient through it), alpha_t ramping
+-- from 0 to alpha over confidence_warmup of the steps (papers/weak_to_strong.md). Accuracy on a
 -- held-out split (opts.eval, a fraction or a count).
 -- opts.n = k > 1 trains an ensemble of k models (head seeds and data orders seed..seed+k-1, the
 -- same trunk) and returns an ensemble: ens:rewards(prompts, completions) gives the mean,
@@ -23,6 +27,9 @@ local objective = require "al.objective"
 local DEFAULTS = train.options{
   margin = false,  -- subtract each record's `margin` inside the sigmoid (Llama-2)
   center = 0.0,    -- reward centering: + center * (r_c + r_r)^2
+  confidence = 0.0, -- Burns et al.'s auxiliary confidence loss: weight alpha of the model's own
+                    -- hardened prediction 1[r_c > r_r] mixed into each record's label
+  confidence_warmup = 0.2, -- alpha ramps linearly from 0 over this fraction of the steps
   n = 1,           -- ensemble members (k > 1: an ensemble, seeds seed .. seed + k - 1)
   eval = 0.1,      -- held-out split: a fraction (< 1) or a count
   eval_every = 0,  -- held-out accuracy every k steps (0: five times a run)
@@ -79,6 +86,12 @@ local function train_one(fname, model, recs, evals, o, seed, ckpt, resume, log)
       end
       local res = model:forward(seqs, { last = true, logp = false, per_token = false })
       local rc, rr = table.move(res.last, 1, n, 1, {}), table.move(res.last, n + 1, 2 * n, 1, {})
+      if o.confidence > 0 then
+        local ramp = o.confidence_warmup * steps
+        local a = o.confidence * (ramp > 0 and math.min(1, step / ramp) or 1)
+        for k = 1, n do labels[k] = (1 - a) * labels[k] + a * (rc[k] > rr[k] and 1 or 0) end
+        any_label = true
+      end
       local l = objective.bt{ chosen = rc, rejected = rr, margin = o.margin and margins or nil,
                               label = any_label and labels or nil, center = o.center }
       local dlast = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
@@ -144,6 +157,10 @@ function M.train(model, prefs, opts)
   train.check_common(fname, o)
   if math.type(o.n) ~= "integer" or o.n < 1 then error(fname .. ": n must be a positive integer", 0) end
   if o.center < 0 then error(fname .. ": center must be >= 0", 0) end
+  if not (o.confidence >= 0 and o.confidence <= 1) then error(fname .. ": confidence must be in [0, 1]", 0) end
+  if not (o.confidence_warmup >= 0 and o.confidence_warmup <= 1) then
+    error(fname .. ": confidence_warmup must be in [0, 1]", 0)
+  end
   local recs = train.pref_records(prefs, o.tok, fname, model)
   local evals
   recs, evals = train.split(recs, o.eval, o.seed, 78)
@@ -250,7 +267,9 @@ function M.classifier(model, recs, opts)
   local fname = "al.reward_model.classifier"
   local o = util.opts(fname, opts, DEFAULTS)
   train.check_common(fname, o)
-  if o.n ~= 1 or o.margin or o.center ~= 0 then error(fname .. ": n, margin and center are not options of a classifier", 0) end
+  if o.n ~= 1 or o.margin or o.center ~= 0 or o.confidence ~= 0 then
+    error(fname .. ": n, margin, center and confidence are not options of a classifier", 0)
+  end
   local c = model:config()
   check_pos_records(fname, recs, c.vocab, c.ctx)
   local evals

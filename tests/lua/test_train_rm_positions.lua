@@ -120,6 +120,6 @@ T.fails("record 2: ids must be a non-empty token array", RM.classifier, m:clone(
   { { ids = { 1 }, positions = { 1 }, labels = { 1 } }, { positions = {} } }, { steps = 1, progress = false, eval = 0 })
 T.fails("ids[2] = 99 is not a token id", RM.classifier, m:clone(),
   { { ids = { 1, 99 }, positions = { 1 }, labels = { 1 } } }, { steps = 1, progress = false, eval = 0 })
-T.fails("n, margin and center are not options", RM.classifier, m:clone(),
+T.fails("n, margin, center and confidence are not options", RM.classifier, m:clone(),
   { { ids = { 1, 2 }, positions = { 1 }, labels = { 1 } } }, { n = 2, progress = false })
 print("OK")
