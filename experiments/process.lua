@@ -28,6 +28,9 @@
 --   answers (ties broken uniformly) by `votes` random subsets per problem and N; trace error =
 --   P(some step wrong | final answer right) among each selector's picks.
 --   Seeds 1, 2, 3: each seed draws its own training solutions, test problems, pools and RM inits.
+--   Diagnostics (added after the first full run, not judged; they draw from their own random
+--   stream, so the judged numbers are unchanged): the label base rates next to the RMs' held-out
+--   accuracies, and a verifier with no signal (i.i.d. uniform scores) through the same estimator.
 -- Verdict rule (fixed before the runs; s = the larger sd over seeds of the quantities compared,
 --   so it includes both RMs every verdict depends on; Nmax = pool):
 --   P1 solve(PRM) - solve(ORM) at Nmax > s and >= 0.03;
@@ -141,7 +144,7 @@ local function run_seed(seed)
   -- training solutions: one per distinct training problem
   local trecs = world:prompts(cfg.train, { seed = seed, split = "train" })
   local orm_recs, prm_recs = {}, {}
-  local n_trace = 0
+  local n_trace, orm_pos, prm_pos, prm_n = 0, 0, 0, 0
   for i, rec in ipairs(trecs) do
     local p = world:parse(rec)
     local s = sample(rec, solve_text(rng, p, traits(rng, p)))
@@ -152,6 +155,8 @@ local function run_seed(seed)
       if not s.steps[k] then break end
     end
     prm_recs[i] = { ids = s.ids, positions = pos, labels = lab }
+    orm_pos = orm_pos + orm_recs[i].labels[1]
+    for _, l in ipairs(lab) do prm_pos, prm_n = prm_pos + l, prm_n + 1 end
     if s.correct and not s.all_steps then n_trace = n_trace + 1 end
   end
   local function new_model()
@@ -168,7 +173,8 @@ local function run_seed(seed)
 
   -- test pools
   local tests = world:prompts(cfg.problems, { seed = seed, split = "test" })
-  local sums = { prm = {}, prm_min = {}, orm = {}, major = {}, oracle = {} }
+  local noise = al.rng(seed, 7002) -- the no-signal verifier's own stream
+  local sums = { prm = {}, prm_min = {}, orm = {}, major = {}, oracle = {}, random = {} }
   local trace = { prm = { 0, 0 }, orm = { 0, 0 }, prm_min = { 0, 0 } } -- at Nmax: E[trace], E[correct]
   for k in pairs(sums) do for j = 1, #NS do sums[k][j] = 0 end end
   local pass1 = 0
@@ -184,7 +190,7 @@ local function run_seed(seed)
     for i = 1, cfg.pool do last[i] = { #seqs[i] } end
     local zo = al.reward_model.position_scores(orm, seqs, last)
     local zp = al.reward_model.position_scores(prm, seqs, seps)
-    local score = { orm = {}, prm = {}, prm_min = {} }
+    local score = { orm = {}, prm = {}, prm_min = {}, random = {} }
     local gold, tre, answers = {}, {}, {}
     for i, s in ipairs(pool) do
       score.orm[i] = zo[i][1]
@@ -195,6 +201,7 @@ local function run_seed(seed)
         if l < mn then mn = l end
       end
       score.prm[i], score.prm_min[i] = lp, mn
+      score.random[i] = noise:uniform()
       gold[i] = s.correct and 1 or 0
       tre[i] = (s.correct and not s.all_steps) and 1 or 0
       answers[i] = s.answer
@@ -207,6 +214,8 @@ local function run_seed(seed)
       trace[k][1] = trace[k][1] + bt.gold[1]
       trace[k][2] = trace[k][2] + b.gold[#NS]
     end
+    local br = al.core.obj.bon{ proxy = score.random, gold = gold, n = NS }
+    for j = 1, #NS do sums.random[j] = sums.random[j] + br.gold[j] end
     local bo = al.core.obj.bon{ proxy = gold, gold = gold, n = NS }
     for j = 1, #NS do
       sums.oracle[j] = sums.oracle[j] + bo.gold[j]
@@ -214,7 +223,8 @@ local function run_seed(seed)
     end
   end
   local out = { seed = seed, orm_eval_accuracy = oh.eval_accuracy, prm_eval_accuracy = ph.eval_accuracy,
-                train_trace_rate = n_trace / cfg.train, pass1 = pass1 / cfg.problems, solve = {}, trace_error = {} }
+                train_trace_rate = n_trace / cfg.train, orm_base_rate = orm_pos / cfg.train,
+                prm_base_rate = prm_pos / prm_n, pass1 = pass1 / cfg.problems, solve = {}, trace_error = {} }
   for k, v in pairs(sums) do
     out.solve[k] = {}
     for j = 1, #NS do out.solve[k][j] = v[j] / cfg.problems end
@@ -238,7 +248,7 @@ local function over(f)
 end
 local J = #NS
 local curves = {}
-for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle" }) do
+for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random" }) do
   curves[k] = {}
   for j = 1, J do curves[k][j] = over(function(e) return e.solve[k][j] end) end
 end
@@ -290,9 +300,9 @@ else verdict = "not reproduced" end
 -- ---- figure ---------------------------------------------------------------------------------
 
 local NAMES = { prm = "PRM (product of steps)", prm_min = "PRM (min of steps)", orm = "ORM",
-                major = "majority vote", oracle = "pass@N (oracle)" }
+                major = "majority vote", oracle = "pass@N (oracle)", random = "no-signal verifier (diagnostic)" }
 local series = {}
-for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle" }) do
+for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random" }) do
   local s = { name = NAMES[k], x = {}, y = {}, sd = {} }
   for j = 1, J do s.x[j], s.y[j], s.sd[j] = NS[j], 100 * curves[k][j].mean, 100 * curves[k][j].sd end
   series[#series + 1] = s
