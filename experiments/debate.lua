@@ -214,7 +214,7 @@ for j = 1, J do
   series[3].y[j], series[3].sd[j] = curves.liar_wins[j].mean, curves.liar_wins[j].sd
   series[4].y[j], series[4].sd[j] = 0.5, 0
 end
-ex:plot{ kind = "line", logx = true, yrange = { 0, 1 }, key = "right center",
+ex:plot{ kind = "line", logx = true, yrange = { 0, 1 }, key = "top left",
          title = string.format("A one-fact judge (blind on %.0f%% of facts), %d-step chains: accuracy vs debater strength",
            100 * cfg.blind, cfg.steps),
          xlabel = "debater strength N (best-of-N under the judge's approval)", ylabel = "judge accuracy (mean +- sd, 3 seeds)",

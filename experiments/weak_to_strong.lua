@@ -169,7 +169,7 @@ for _, k in ipairs(ARMS) do
 end
 ex:plot{ kind = "bars", title = string.format("Weak-to-strong reward models: PGR naive %.2f, with confidence loss %.2f",
            pgr_naive.mean, pgr_conf.mean),
-         ylabel = "accuracy on gold test pairs (mean +- sd, seeds)", series = series, key = "bottom right",
+         ylabel = "accuracy on gold test pairs (mean +- sd, seeds)", series = series, key = "below",
          yrange = { 0.4, 1.0 } }
 
 local ours = string.format("acc weak %.3f, ceiling %.3f, naive %.3f, conf %.3f; PGR naive %.2f +- %.2f, conf %.2f +- %.2f",
