@@ -30,7 +30,10 @@
 --   Seeds 1, 2, 3: each seed draws its own training solutions, test problems, pools and RM inits.
 --   Diagnostics (added after the first full run, not judged; they draw from their own random
 --   stream, so the judged numbers are unchanged): the label base rates next to the RMs' held-out
---   accuracies, and a verifier with no signal (i.i.d. uniform scores) through the same estimator.
+--   accuracies, and two verifiers with no signal through the same estimator: i.i.d. uniform
+--   scores per sample (a check of the estimator: flat at pass@1) and a random function of the
+--   solution text (one uniform score per distinct text, as a deterministic RM that knows
+--   nothing would give: copies of one text share its score).
 -- Verdict rule (fixed before the runs; s = the larger sd over seeds of the quantities compared,
 --   so it includes both RMs every verdict depends on; Nmax = pool):
 --   P1 solve(PRM) - solve(ORM) at Nmax > s and >= 0.03;
@@ -173,8 +176,9 @@ local function run_seed(seed)
 
   -- test pools
   local tests = world:prompts(cfg.problems, { seed = seed, split = "test" })
-  local noise = al.rng(seed, 7002) -- the no-signal verifier's own stream
-  local sums = { prm = {}, prm_min = {}, orm = {}, major = {}, oracle = {}, random = {} }
+  local noise = al.rng(seed, 7002) -- the no-signal verifiers' own streams
+  local noise_text = al.rng(seed, 7003)
+  local sums = { prm = {}, prm_min = {}, orm = {}, major = {}, oracle = {}, random = {}, random_text = {} }
   local trace = { prm = { 0, 0 }, orm = { 0, 0 }, prm_min = { 0, 0 } } -- at Nmax: E[trace], E[correct]
   for k in pairs(sums) do for j = 1, #NS do sums[k][j] = 0 end end
   local pass1 = 0
@@ -190,7 +194,8 @@ local function run_seed(seed)
     for i = 1, cfg.pool do last[i] = { #seqs[i] } end
     local zo = al.reward_model.position_scores(orm, seqs, last)
     local zp = al.reward_model.position_scores(prm, seqs, seps)
-    local score = { orm = {}, prm = {}, prm_min = {}, random = {} }
+    local score = { orm = {}, prm = {}, prm_min = {}, random = {}, random_text = {} }
+    local by_text = {}
     local gold, tre, answers = {}, {}, {}
     for i, s in ipairs(pool) do
       score.orm[i] = zo[i][1]
@@ -202,6 +207,9 @@ local function run_seed(seed)
       end
       score.prm[i], score.prm_min[i] = lp, mn
       score.random[i] = noise:uniform()
+      local key = table.concat(s.ids, ",")
+      by_text[key] = by_text[key] or noise_text:uniform()
+      score.random_text[i] = by_text[key]
       gold[i] = s.correct and 1 or 0
       tre[i] = (s.correct and not s.all_steps) and 1 or 0
       answers[i] = s.answer
@@ -215,7 +223,11 @@ local function run_seed(seed)
       trace[k][2] = trace[k][2] + b.gold[#NS]
     end
     local br = al.core.obj.bon{ proxy = score.random, gold = gold, n = NS }
-    for j = 1, #NS do sums.random[j] = sums.random[j] + br.gold[j] end
+    local bx = al.core.obj.bon{ proxy = score.random_text, gold = gold, n = NS }
+    for j = 1, #NS do
+      sums.random[j] = sums.random[j] + br.gold[j]
+      sums.random_text[j] = sums.random_text[j] + bx.gold[j]
+    end
     local bo = al.core.obj.bon{ proxy = gold, gold = gold, n = NS }
     for j = 1, #NS do
       sums.oracle[j] = sums.oracle[j] + bo.gold[j]
@@ -248,7 +260,7 @@ local function over(f)
 end
 local J = #NS
 local curves = {}
-for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random" }) do
+for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random", "random_text" }) do
   curves[k] = {}
   for j = 1, J do curves[k][j] = over(function(e) return e.solve[k][j] end) end
 end
@@ -300,9 +312,10 @@ else verdict = "not reproduced" end
 -- ---- figure ---------------------------------------------------------------------------------
 
 local NAMES = { prm = "PRM (product of steps)", prm_min = "PRM (min of steps)", orm = "ORM",
-                major = "majority vote", oracle = "pass@N (oracle)", random = "no-signal verifier (diagnostic)" }
+                major = "majority vote", oracle = "pass@N (oracle)", random = "i.i.d. random scores (diagnostic)",
+                random_text = "random function of the text (diagnostic)" }
 local series = {}
-for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random" }) do
+for _, k in ipairs({ "prm", "prm_min", "orm", "major", "oracle", "random", "random_text" }) do
   local s = { name = NAMES[k], x = {}, y = {}, sd = {} }
   for j = 1, J do s.x[j], s.y[j], s.sd[j] = NS[j], 100 * curves[k][j].mean, 100 * curves[k][j].sd end
   series[#series + 1] = s
