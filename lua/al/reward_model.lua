@@ -16,6 +16,9 @@
 -- Logged per step: loss, accuracy (train batch), margin (mean r_c - r_r), lr, grad_norm, epoch,
 -- and eval_accuracy every eval_every steps (and at the end) when there is an eval split.
 -- Returns model, history (history.eval_accuracy = the final held-out accuracy).
+-- al.reward_model.classifier(model, records, opts) trains the same scalar head as a classifier
+-- read at chosen token positions (process and outcome RMs, papers/process.md); position_scores
+-- reads it.
 local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
