@@ -8,8 +8,8 @@
 -- Protocol (fixed before the first full run): the shared assistant models (al.recipes.assistant,
 --          size S, as they are): base, SFT, RLHF against the hh RM and against the gold RM (the
 --          recipes spectrum and size-vs-alignment cache: beta 0.05, "instructed" held out) and
---          DPO on the hh comparisons (spectrum's recipe). CAI is left out (its SL+RL build
---          costs more than this experiment's budget when not cached).
+--          DPO on the hh comparisons (spectrum's recipe) and RL-CAI (al.cai.recipe, the model the
+--          cai experiment builds and caches).
 --          Calibration set, per seed: a balanced draw (prompt seed = seed) of `n_cal` test
 --          prompts of the single-answer families add, plus (arithmetic, difficulty 1-3 by the
 --          size of the sum), count, facts (known) and unknown (made-up entities). Each model
@@ -79,6 +79,7 @@ local METHODS = {
       local prefs = A.preferences{ smoke = smoke, seed = seed, labeler = "hh", exclude = cfg.heldout_rl }
       return A.dpo{ smoke = smoke, seed = seed, prefs = prefs, beta = cfg.dpo_beta }
     end },
+  { name = "CAI", build = function(seed) return (al.cai.recipe{ smoke = smoke, seed = seed }) end },
 }
 
 -- answers with a confidence (responses with no answer words are counted, then dropped)
@@ -136,8 +137,8 @@ for _, seed in ipairs(cfg.seeds) do
                 base_rate_in = A.mean(y_in), base_rate_out = A.mean(y_out) }
   if head.free then head:free() end
   per_seed[#per_seed + 1] = entry
-  ex:say("seed %d: ECE base %.3f SFT %.3f RLHF-hh %.3f RLHF-gold %.3f DPO %.3f; P(IK) AUROC in %s out %s", seed,
-    entry.ece.base, entry.ece.SFT, entry.ece["RLHF-hh"], entry.ece["RLHF-gold"], entry.ece.DPO,
+  ex:say("seed %d: ECE base %.3f SFT %.3f RLHF-hh %.3f RLHF-gold %.3f DPO %.3f CAI %.3f; P(IK) AUROC in %s out %s", seed,
+    entry.ece.base, entry.ece.SFT, entry.ece["RLHF-hh"], entry.ece["RLHF-gold"], entry.ece.DPO, entry.ece.CAI,
     tostring(entry.pik.auroc_in), tostring(entry.pik.auroc_out))
 end
 
@@ -217,8 +218,8 @@ if #cfg.seeds < 2 then verdict = "inconclusive" end
 
 local E = summary.ece
 local ours = string.format(
-  "ECE base %.3f, SFT %.3f, RLHF-hh %.3f (sd %.3f), RLHF-gold %.3f, DPO %.3f; P(IK) AUROC %.2f in distribution, %.2f on held-out families (sd %.2f)",
-  E.base.mean, E.SFT.mean, E["RLHF-hh"].mean, E["RLHF-hh"].sd, E["RLHF-gold"].mean, E.DPO.mean,
+  "ECE base %.3f, SFT %.3f, RLHF-hh %.3f (sd %.3f), RLHF-gold %.3f, DPO %.3f, CAI %.3f; P(IK) AUROC %.2f in distribution, %.2f on held-out families (sd %.2f)",
+  E.base.mean, E.SFT.mean, E["RLHF-hh"].mean, E["RLHF-hh"].sd, E["RLHF-gold"].mean, E.DPO.mean, E.CAI.mean,
   summary.auroc_in.mean or -1, summary.auroc_out.mean or -1, summary.auroc_out.sd or -1)
 ex:finish{
   verdict = verdict, ours = ours, rule = "C1..C4 in the script header (effects must exceed the sd over seeds)",
@@ -227,5 +228,5 @@ ex:finish{
            pik_heldout = PIK_HELDOUT },
   notes = "Protocol, thresholds and families fixed before the first full run (papers/calibration.md). " ..
     "Confidence = the model's own probability of its greedy answer's tokens; shared models used as built by al.recipes.assistant (REV " ..
-    A.REV .. "); CAI not included (cost).",
+    A.REV .. "; CAI = al.cai.recipe's RL-CAI).",
 }
