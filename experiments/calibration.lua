@@ -176,19 +176,19 @@ for _, m in ipairs(METHODS) do
 end
 ex:plot{ kind = "line", title = "Reliability of the model's own answer probability (pooled over seeds)",
          xlabel = "confidence (probability of its greedy answer)", ylabel = "fraction correct",
-         xrange = { 0, 1 }, yrange = { 0, 1 }, series = series, key = "top left" }
+         xrange = { 0, 1 }, yrange = { 0, 1 }, series = series, key = "bottom right" }
 -- figure 2: ECE by model (mean +- sd over seeds) and the P(IK) AUROCs
 local bx, by, bsd = {}, {}, {}
 for _, m in ipairs(METHODS) do
-  bx[#bx + 1], by[#by + 1], bsd[#bsd + 1] = "ECE " .. m.name, summary.ece[m.name].mean, summary.ece[m.name].sd
+  bx[#bx + 1], by[#by + 1], bsd[#bsd + 1] = m.name, summary.ece[m.name].mean, summary.ece[m.name].sd
 end
-for _, k in ipairs({ { "P(IK) AUROC in", "auroc_in" }, { "P(IK) AUROC held-out", "auroc_out" } }) do
+for _, k in ipairs({ { "P(IK) in", "auroc_in" }, { "P(IK) held-out", "auroc_out" } }) do
   if summary[k[2]].n > 0 then
     bx[#bx + 1], by[#by + 1], bsd[#bsd + 1] = k[1], summary[k[2]].mean, summary[k[2]].sd
   end
 end
-ex:plot({ kind = "bars", title = "Calibration error by model; P(IK) head AUROC (mean +- sd over seeds)",
-          ylabel = "ECE (10 bins) / AUROC", series = { { name = "mean +- sd", x = bx, y = by, sd = bsd } },
+ex:plot({ kind = "bars", title = "ECE of each model's answers; AUROC of the P(IK) head (mean +- sd over seeds)",
+          ylabel = "ECE (10 bins) / AUROC", width = 1000, series = { { name = "mean +- sd", x = bx, y = by, sd = bsd } },
           key = false }, "ece")
 
 -- verdict
