@@ -243,4 +243,32 @@ typedef double (*al_stat_fn)(const double *x, int N, void *ctx);
 al_status al_bootstrap_ci(double *lo, double *hi, const double *x, int N, int n_boot,
                           double level, uint64_t seed, al_stat_fn stat, void *ctx);
 
+// ---- binary head: logistic loss on a scalar head (P(IK), Kadavath et al. 2022; papers/calibration.md) ----
+typedef struct {
+  double loss;     // mean over examples of -y log s(z) - (1-y) log s(-z)
+  double accuracy; // mean of [s(z) > 1/2] == [y > 1/2] (z = 0 counts 1/2)
+  double mean_p;   // mean of s(z), the predicted probability
+} al_logistic_out;
+
+// z (N): logits (the scalar head); y (N): targets in [0,1] (1 = "my answer comes out right").
+// dz (N) written (may be NULL): gradient of the mean loss, (s(z_i) - y_i) / N.
+// AL_ESHAPE on N < 1, AL_EINVAL on a target outside [0,1].
+al_status al_logistic_loss(al_logistic_out *out, double *dz, const double *z, const double *y,
+                           int N);
+
+// ---- calibration (Kadavath et al. 2022; GPT-4 report Fig. 8; papers/calibration.md) ----
+// Reliability of N confidences p[i] in [0,1] against outcomes y[i] in [0,1] (usually 0/1), in K
+// equal-width bins: bin k holds k/K <= p < (k+1)/K (p = 1 in bin K-1). count, conf, acc (K)
+// written (any may be NULL): per bin the number of predictions, their mean confidence and their
+// mean outcome (both 0 for an empty bin). *ece = sum_k (count_k / N) |acc_k - conf_k| (expected
+// calibration error), *brier = mean (p - y)^2; either pointer may be NULL.
+// AL_ESHAPE on N < 1 or K < 1, AL_EINVAL on p or y outside [0,1] (or NaN).
+al_status al_calibration(double *ece, double *brier, double *count, double *conf, double *acc,
+                         const double *p, const double *y, int N, int K);
+
+// Area under the ROC curve of scores s (N) for binary labels y (N, 0 or 1): the probability
+// that a random positive scores above a random negative, ties counting 1/2 (Mann-Whitney U / n+ n-).
+// *auc written; AL_EINVAL when a label is not 0/1 or one class is empty, AL_ENOMEM.
+al_status al_auroc(double *auc, const double *s, const double *y, int N);
+
 #endif

@@ -1,5 +1,6 @@
 // alignlab core: preference objectives on per-sequence scores: the Bradley-Terry reward-model
-// loss, the DPO family (sigmoid/cDPO, IPO, hinge, SimPO) and KTO, each with its gradient.
+// loss, the DPO family (sigmoid/cDPO, IPO, hinge, SimPO), KTO and the logistic loss of a binary
+// head (P(IK)), each with its gradient.
 // Inputs are whatever the model produced (rewards, summed log-probs); the model is elsewhere.
 #include <math.h>
 
@@ -181,5 +182,28 @@ al_status al_kto_loss(al_kto_out *out, double *dpi, const double *pi, const doub
   out->rewards_chosen = nd ? rc / nd : 0;
   out->rewards_rejected = nu ? rr / nu : 0;
   out->kl = z0;
+  return AL_OK;
+}
+
+// ---- binary head (logistic loss) ----
+
+al_status al_logistic_loss(al_logistic_out *out, double *dz, const double *z, const double *y,
+                           int N) {
+  if (N < 1) return al_seterr(AL_ESHAPE, "logistic_loss: N = %d examples, need at least 1", N);
+  for (int i = 0; i < N; i++)
+    if (!(y[i] >= 0 && y[i] <= 1))
+      return al_seterr(AL_EINVAL, "logistic_loss: target y[%d] = %g outside [0,1]", i + 1, y[i]);
+  double loss = 0, acc = 0, mp = 0;
+  for (int i = 0; i < N; i++) {
+    // -y log s(z) - (1-y) log s(-z) = y softplus(-z) + (1-y) softplus(z); d/dz = s(z) - y
+    double s = al_sigmoid(z[i]);
+    loss += y[i] * al_softplus(-z[i]) + (1 - y[i]) * al_softplus(z[i]);
+    if (dz) dz[i] = (s - y[i]) / N;
+    acc += z[i] == 0 ? 0.5 : ((z[i] > 0) == (y[i] > 0.5) ? 1.0 : 0.0);
+    mp += s;
+  }
+  out->loss = loss / N;
+  out->accuracy = acc / N;
+  out->mean_p = mp / N;
   return AL_OK;
 }

@@ -1,7 +1,8 @@
 // alignlab core: the measurement kit (papers.md K2-K7) as pure functions: best-of-n KL and the
 // unbiased best-of-n estimator from one pool, the oracle KL-reward frontier, Elo by
-// Bradley-Terry maximum likelihood, Gao et al.'s functional-form fits, win rate, mean/sd and a
-// seeded bootstrap CI. Sampling the pools and judging are the caller's business.
+// Bradley-Terry maximum likelihood, Gao et al.'s functional-form fits, win rate, mean/sd, a
+// seeded bootstrap CI, and calibration (ECE, reliability bins, Brier) and AUROC. Sampling the
+// pools and judging are the caller's business.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,4 +369,79 @@ cleanup:
   free(rs);
   free(v);
   return st;
+}
+
+// ---- calibration ----
+
+al_status al_calibration(double *ece, double *brier, double *count, double *conf, double *acc,
+                         const double *p, const double *y, int N, int K) {
+  if (N < 1 || K < 1) return al_seterr(AL_ESHAPE, "calibration: N = %d predictions, K = %d bins, need >= 1", N, K);
+  for (int i = 0; i < N; i++) {
+    if (!(p[i] >= 0 && p[i] <= 1))
+      return al_seterr(AL_EINVAL, "calibration: confidence p[%d] = %g outside [0,1]", i + 1, p[i]);
+    if (!(y[i] >= 0 && y[i] <= 1))
+      return al_seterr(AL_EINVAL, "calibration: outcome y[%d] = %g outside [0,1]", i + 1, y[i]);
+  }
+  double *c = al_malloc((size_t)K * 3, sizeof *c);
+  if (!c) return al_seterr(AL_ENOMEM, "calibration: out of memory for %d bins", K);
+  double *sp = c + K, *sy = c + 2 * K, b = 0;
+  for (int k = 0; k < 3 * K; k++) c[k] = 0;
+  for (int i = 0; i < N; i++) {
+    int k = (int)(p[i] * K);
+    if (k >= K) k = K - 1; // p = 1 goes to the last bin
+    c[k] += 1, sp[k] += p[i], sy[k] += y[i];
+    b += (p[i] - y[i]) * (p[i] - y[i]);
+  }
+  double e = 0;
+  for (int k = 0; k < K; k++) {
+    double mc = c[k] > 0 ? sp[k] / c[k] : 0, ma = c[k] > 0 ? sy[k] / c[k] : 0;
+    e += c[k] / N * fabs(ma - mc); // Guo et al. 2017 ECE; Kadavath et al. 2022 sec. 3
+    if (count) count[k] = c[k];
+    if (conf) conf[k] = mc;
+    if (acc) acc[k] = ma;
+  }
+  if (ece) *ece = e;
+  if (brier) *brier = b / N;
+  free(c);
+  return AL_OK;
+}
+
+typedef struct {
+  double s, y;
+} sy_pair;
+
+static int cmp_score(const void *x, const void *y) {
+  double a = ((const sy_pair *)x)->s, b = ((const sy_pair *)y)->s;
+  return (a > b) - (a < b);
+}
+
+al_status al_auroc(double *auc, const double *s, const double *y, int N) {
+  double npos = 0, nneg = 0;
+  for (int i = 0; i < N; i++) {
+    if (y[i] != 0 && y[i] != 1) return al_seterr(AL_EINVAL, "auroc: label y[%d] = %g is not 0 or 1", i + 1, y[i]);
+    if (isnan(s[i])) return al_seterr(AL_EINVAL, "auroc: score %d is NaN", i + 1);
+    if (y[i] == 1) npos++; else nneg++;
+  }
+  if (npos == 0 || nneg == 0)
+    return al_seterr(AL_EINVAL, "auroc: %g positives and %g negatives, need both", npos, nneg);
+  sy_pair *v = al_malloc((size_t)N, sizeof *v);
+  if (!v) return al_seterr(AL_ENOMEM, "auroc: out of memory for %d scores", N);
+  for (int i = 0; i < N; i++) v[i] = (sy_pair){s[i], y[i]};
+  qsort(v, (size_t)N, sizeof *v, cmp_score);
+  // U = sum over positives of (negatives below + 1/2 negatives tied), block by block of ties
+  double below = 0, u = 0;
+  for (int i = 0; i < N;) {
+    int j = i;
+    double pos = 0, neg = 0;
+    while (j < N && v[j].s == v[i].s) {
+      if (v[j].y == 1) pos++; else neg++;
+      j++;
+    }
+    u += pos * (below + 0.5 * neg);
+    below += neg;
+    i = j;
+  }
+  *auc = u / (npos * nneg);
+  free(v);
+  return AL_OK;
 }

@@ -1,5 +1,6 @@
 // alignlab shell: al.obj's preference objectives (core/obj_pref.c), with their gradients:
-//   bt_loss (Bradley-Terry reward model), dpo_loss (DPO, cDPO, IPO, hinge, SimPO), kto_loss.
+//   bt_loss (Bradley-Terry reward model), dpo_loss (DPO, cDPO, IPO, hinge, SimPO), kto_loss,
+//   logistic_loss (a binary head: P(IK)).
 // Layering: l_core.c -> l_obj_pref.c -> l_obj_util.c (array readers, the one result writer) ->
 // core. RL objectives are l_obj_rl.c's, the measurement kit l_obj_stats.c's.
 #include "l_obj_util.h"
@@ -113,10 +114,31 @@ static int l_kto_loss(lua_State *L) {
 
 // ---- registration ----
 
+// logistic_loss{ logits, targets } -> { loss, accuracy, mean_p, d_logits }
+static const al_lobj_field logistic_fields[] = {
+    AL_LOBJ_NUMF(al_logistic_out, loss), AL_LOBJ_NUMF(al_logistic_out, accuracy),
+    AL_LOBJ_NUMF(al_logistic_out, mean_p), {"d_logits", AL_LOBJ_VEC, 0, NULL},
+    {NULL, 0, 0, NULL}};
+
+static int l_logistic_loss(lua_State *L) {
+  static const char *const known[] = {"logits", "targets", NULL};
+  const char *fn = "logistic_loss";
+  al_lobj_checkopts(L, fn, known);
+  int N;
+  double *z = al_lobj_vec(L, fn, 1, "logits", &N, 1, 0);
+  double *y = al_lobj_vec_like(L, fn, "targets", "logits", N, 1, 0);
+  double *dz = al_lobj_newbuf(L, (size_t)N);
+  al_logistic_out o;
+  if (al_logistic_loss(&o, dz, z, y, N) != AL_OK) return al_lua_fail(L);
+  al_lobj_push(L, logistic_fields, &o, (const void *[]){dz}, N, NULL);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"bt_loss", l_bt_loss},
     {"dpo_loss", l_dpo_loss},
     {"kto_loss", l_kto_loss},
+    {"logistic_loss", l_logistic_loss},
     {NULL, NULL},
 };
 

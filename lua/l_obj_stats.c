@@ -1,6 +1,6 @@
 // alignlab shell: al.obj's measurement kit (core/obj_stats.c): best-of-n (KL, weights,
 // expected rewards), the reward-KL frontier, Elo ratings, Gao et al.'s scaling-law fits, win
-// rates, mean and sd, bootstrap confidence intervals.
+// rates, mean and sd, bootstrap confidence intervals, calibration (ECE, reliability bins) and AUROC.
 // Layering: l_core.c -> l_obj_stats.c -> l_obj_util.c (array readers, the one result writer) ->
 // core. Objectives are l_obj_pref.c's and l_obj_rl.c's.
 #include <limits.h>
@@ -176,6 +176,46 @@ static int l_bootstrap_ci(lua_State *L) {
   return 2;
 }
 
+// calibration{ p, y, bins = 10 } -> { ece, brier, count, conf, acc } (count/conf/acc: one entry
+// per bin, equal-width bins over [0,1])
+typedef struct {
+  double ece, brier;
+} calib_out;
+static const al_lobj_field calib_fields[] = {
+    AL_LOBJ_NUMF(calib_out, ece), AL_LOBJ_NUMF(calib_out, brier),
+    {"count", AL_LOBJ_VEC, 0, NULL}, {"conf", AL_LOBJ_VEC, 1, NULL},
+    {"acc", AL_LOBJ_VEC, 2, NULL},   {NULL, 0, 0, NULL}};
+
+static int l_calibration(lua_State *L) {
+  static const char *const known[] = {"p", "y", "bins", NULL};
+  const char *fn = "calibration";
+  al_lobj_checkopts(L, fn, known);
+  int N;
+  double *p = al_lobj_vec(L, fn, 1, "p", &N, 1, 0);
+  double *y = al_lobj_vec_like(L, fn, "y", "p", N, 1, 0);
+  lua_Integer K = al_lua_optint(L, 1, "bins", 10);
+  if (K < 1 || K > 100000) return luaL_error(L, "calibration: bins = %d, need 1..100000", (int)K);
+  double *cnt = al_lobj_newbuf(L, (size_t)K), *cf = al_lobj_newbuf(L, (size_t)K), *ac = al_lobj_newbuf(L, (size_t)K);
+  calib_out o;
+  if (al_calibration(&o.ece, &o.brier, cnt, cf, ac, p, y, N, (int)K) != AL_OK) return al_lua_fail(L);
+  al_lobj_push(L, calib_fields, &o, (const void *[]){cnt, cf, ac}, (int)K, NULL);
+  return 1;
+}
+
+// auroc(scores, labels) -> area under the ROC curve (labels 0/1; ties count 1/2)
+static int l_auroc(lua_State *L) {
+  const char *fn = "auroc";
+  lua_settop(L, 2);
+  int N, n;
+  double *s = al_lobj_vec(L, fn, 1, NULL, &N, 1, 0);
+  double *y = al_lobj_vec(L, fn, 2, NULL, &n, 1, 0);
+  if (N != n) return luaL_error(L, "auroc: %d scores but %d labels", N, n);
+  double auc;
+  if (al_auroc(&auc, s, y, N) != AL_OK) return al_lua_fail(L);
+  lua_pushnumber(L, auc);
+  return 1;
+}
+
 // ---- registration ----
 
 static const luaL_Reg funcs[] = {
@@ -188,6 +228,8 @@ static const luaL_Reg funcs[] = {
     {"winrate", l_winrate},
     {"mean_sd", l_mean_sd},
     {"bootstrap_ci", l_bootstrap_ci},
+    {"calibration", l_calibration},
+    {"auroc", l_auroc},
     {NULL, NULL},
 };
 

@@ -322,3 +322,55 @@ Test(obj, kto_loss_is_half_lambda_at_the_reference_point_and_matches_fd) {
     cr_assert(fabs((lp - lm) / (2 * h) - g[i]) < 1e-10, "example %d", i);
   }
 }
+
+// ---- binary head (logistic loss) ----
+
+static double logistic_at(const double *z, const double *y, int N) {
+  al_logistic_out o;
+  cr_assert_eq(al_logistic_loss(&o, NULL, z, y, N), AL_OK);
+  return o.loss;
+}
+
+Test(obj, logistic_loss_matches_hand_computed_values) {
+  // z = 0: log 2 whatever the target; gradient (1/2 - y) / N
+  double z[2] = {0, 2}, y[2] = {1, 0}, dz[2];
+  al_logistic_out o;
+  cr_assert_eq(al_logistic_loss(&o, dz, z, y, 2), AL_OK);
+  cr_assert_float_eq(o.loss, (log(2.0) + log(1 + exp(2.0))) / 2, 1e-15);
+  cr_assert_float_eq(dz[0], -0.25, 1e-15);
+  cr_assert_float_eq(dz[1], (1 / (1 + exp(-2.0))) / 2, 1e-15);
+  cr_assert_float_eq(o.accuracy, 0.25, 1e-15); // a tie (1/2) and a miss (0)
+  cr_assert_float_eq(o.mean_p, (0.5 + 1 / (1 + exp(-2.0))) / 2, 1e-15);
+  // stable at huge logits: a confident miss costs |z|
+  double big = -1000, one = 1;
+  cr_assert_eq(al_logistic_loss(&o, dz, &big, &one, 1), AL_OK);
+  cr_assert_float_eq(o.loss, 1000, 1e-9);
+  cr_assert_float_eq(dz[0], -1, 1e-15);
+}
+
+Test(obj, logistic_backward_matches_finite_differences) {
+  double z[P], y[P], dz[P];
+  tu_fill_normal_d(z, P, 8, 2.0);
+  for (int i = 0; i < P; i++) y[i] = i % 3 == 0 ? 0.3 : (i % 2); // soft and hard targets
+  al_logistic_out o;
+  cr_assert_eq(al_logistic_loss(&o, dz, z, y, P), AL_OK);
+  const double h = 1e-5;
+  for (int i = 0; i < P; i++) {
+    double z0 = z[i];
+    z[i] = z0 + h;
+    double lp = logistic_at(z, y, P);
+    z[i] = z0 - h;
+    double lm = logistic_at(z, y, P);
+    z[i] = z0;
+    double fd = (lp - lm) / (2 * h);
+    cr_assert(fabs(fd - dz[i]) < 1e-9, "example %d: fd %g grad %g", i, fd, dz[i]);
+  }
+}
+
+Test(obj, logistic_loss_refuses_bad_targets_and_empty_batches) {
+  double z = 0, y = 1.5;
+  al_logistic_out o;
+  cr_assert_eq(al_logistic_loss(&o, NULL, &z, &y, 1), AL_EINVAL);
+  cr_assert(strstr(al_errmsg(), "y[1]") != NULL, "%s", al_errmsg());
+  cr_assert_eq(al_logistic_loss(&o, NULL, &z, &y, 0), AL_ESHAPE);
+}

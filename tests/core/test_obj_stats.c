@@ -253,3 +253,79 @@ Test(obj_stats, elo_converges_on_many_games_with_a_weak_prior) {
     cr_assert(elo[4] > elo[2] && elo[2] > elo[1], "prior %g: ordering", prior);
   }
 }
+
+// ---- calibration and AUROC ----
+
+Test(obj, calibration_matches_a_hand_computation) {
+  // 5 predictions, 2 bins [0, .5) and [.5, 1]:
+  //   bin 0: p = .1, .3 (y = 0, 1): conf .2, acc .5, count 2
+  //   bin 1: p = .5, .9, 1 (y = 1, 1, 0): conf 2.4/3 = .8, acc 2/3, count 3
+  //   ECE = 2/5 |.5 - .2| + 3/5 |2/3 - .8| = .12 + .08 = .2
+  //   Brier = (.01 + .49 + .25 + .01 + 1) / 5 = .352
+  double p[5] = {0.1, 0.3, 0.5, 0.9, 1.0}, y[5] = {0, 1, 1, 1, 0};
+  double ece, brier, cnt[2], conf[2], acc[2];
+  cr_assert_eq(al_calibration(&ece, &brier, cnt, conf, acc, p, y, 5, 2), AL_OK);
+  cr_assert_float_eq(ece, 0.2, 1e-14);
+  cr_assert_float_eq(brier, 0.352, 1e-14);
+  cr_assert_eq(cnt[0], 2);
+  cr_assert_eq(cnt[1], 3);
+  cr_assert_float_eq(conf[0], 0.2, 1e-14);
+  cr_assert_float_eq(conf[1], 0.8, 1e-14);
+  cr_assert_float_eq(acc[0], 0.5, 1e-14);
+  cr_assert_float_eq(acc[1], 2.0 / 3, 1e-14);
+  // ten bins: .1 -> bin 1, .3 -> bin 3, .5 -> bin 5, .9 -> bin 9, 1 -> bin 9 (the last)
+  double c10[10], f10[10], a10[10];
+  cr_assert_eq(al_calibration(&ece, NULL, c10, f10, a10, p, y, 5, 10), AL_OK);
+  cr_assert_eq(c10[1] + c10[3] + c10[5] + c10[9], 5);
+  cr_assert_eq(c10[9], 2);
+  cr_assert_eq(c10[0], 0);
+  cr_assert_eq(f10[0], 0); // empty bins report 0
+  // per-bin |acc - conf|: .1, .7, .5, |.5 - .95| = .45 (weights 1,1,1,2 of 5)
+  cr_assert_float_eq(ece, (0.1 + 0.7 + 0.5 + 2 * 0.45) / 5, 1e-14);
+}
+
+Test(obj, calibration_is_zero_for_a_calibrated_predictor_and_refuses_bad_input) {
+  // in each bin the outcome rate equals the confidence exactly
+  double p[8] = {0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75};
+  double y[8] = {1, 0, 0, 0, 1, 1, 0, 1};
+  double ece;
+  cr_assert_eq(al_calibration(&ece, NULL, NULL, NULL, NULL, p, y, 8, 10), AL_OK);
+  cr_assert_float_eq(ece, 0, 1e-15);
+  double bad = 1.5;
+  cr_assert_eq(al_calibration(&ece, NULL, NULL, NULL, NULL, &bad, y, 1, 10), AL_EINVAL);
+  cr_assert(strstr(al_errmsg(), "p[1]") != NULL, "%s", al_errmsg());
+  cr_assert_eq(al_calibration(&ece, NULL, NULL, NULL, NULL, p, &bad, 1, 10), AL_EINVAL);
+  cr_assert_eq(al_calibration(&ece, NULL, NULL, NULL, NULL, p, y, 0, 10), AL_ESHAPE);
+  cr_assert_eq(al_calibration(&ece, NULL, NULL, NULL, NULL, p, y, 8, 0), AL_ESHAPE);
+}
+
+Test(obj, auroc_matches_pair_counting_with_ties) {
+  // positives .9 .4 .4; negatives .4 .1: pairs (9>4, 9>1, 4=4 half, 4>1, 4=4 half, 4>1) = 5/6
+  double s[5] = {0.9, 0.4, 0.4, 0.4, 0.1}, y[5] = {1, 1, 0, 1, 0};
+  double auc;
+  cr_assert_eq(al_auroc(&auc, s, y, 5), AL_OK);
+  cr_assert_float_eq(auc, 5.0 / 6, 1e-15);
+  // brute force over random scores with ties
+  enum { N = 200 };
+  double rs[N], ry[N];
+  al_rng rng;
+  al_rng_seed(&rng, 7, 0);
+  for (int i = 0; i < N; i++) rs[i] = (double)al_rng_int(&rng, 20), ry[i] = (double)al_rng_int(&rng, 2);
+  double u = 0, np = 0, nn = 0;
+  for (int i = 0; i < N; i++) {
+    if (ry[i] == 1) np++; else nn++;
+    for (int j = 0; j < N; j++)
+      if (ry[i] == 1 && ry[j] == 0) u += rs[i] > rs[j] ? 1 : rs[i] == rs[j] ? 0.5 : 0;
+  }
+  cr_assert_eq(al_auroc(&auc, rs, ry, N), AL_OK);
+  cr_assert_float_eq(auc, u / (np * nn), 1e-14);
+  // reversing the scores gives 1 - AUC
+  for (int i = 0; i < N; i++) rs[i] = -rs[i];
+  double rev;
+  cr_assert_eq(al_auroc(&rev, rs, ry, N), AL_OK);
+  cr_assert_float_eq(rev, 1 - auc, 1e-14);
+  double one[2] = {1, 1};
+  cr_assert_eq(al_auroc(&auc, s, one, 2), AL_EINVAL);
+  double half = 0.5;
+  cr_assert_eq(al_auroc(&auc, s, &half, 1), AL_EINVAL);
+}

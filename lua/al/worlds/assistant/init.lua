@@ -14,6 +14,9 @@
 --   language.lua   word lists, harm table, profiles, gold constants, question templates
 --   responses.lua  world:respond, :analyze, :gold, :features
 --   feedback.lua   the feedback language of CAI (critique, revision and choice documents)
+-- and, as modules of their own (not methods; they change none of the world's data):
+--   attacks.lua    jailbreak templates in the world's words (experiments/jailbreak.lua)
+--   backdoor.lua   a planted trigger word and its data (experiments/backdoor.lua)
 -- (arrows: init -> responses, feedback -> language -> al.worlds.common).
 local core = require "al.core"
 local common = require "al.worlds.common"
