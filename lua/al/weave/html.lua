@@ -72,7 +72,8 @@ figcaption { font: 13px/1.4 system-ui, "DejaVu Sans", sans-serif; color: var(--m
 .index-list .desc, .index-list .goal { color: #444; margin: .2rem 0 0; }
 .index-list .links { font: 14px/1.5 system-ui, "DejaVu Sans", sans-serif; margin: .3rem 0 0; }
 .index-list .num { font: 600 14px/1 system-ui, sans-serif; color: var(--muted); }
-.index-list .thumb { display: block; max-width: 100%; width: 20rem; margin-top: .4rem;
+.index-list li { display: flow-root; }
+.index-list .thumb { float: right; width: 10rem; max-width: 38%; margin: 0 0 .3rem .8rem;
   border: 1px solid var(--line); }
 .badge { font: 12px/1 system-ui, sans-serif; padding: .2rem .45rem; border-radius: 9px; margin-left: .4rem;
   vertical-align: middle; }
@@ -265,8 +266,13 @@ function M.index(entries, outdir, o)
   o = o or {}
   local h = { '<ol class="index-list">' }
   for i, e in ipairs(entries) do
-    h[#h + 1] = ('<li id="note-%d"><span class="num">%d</span> <a href="%s"><strong>%s</strong></a>'
-      .. '<span class="badge %s">%s</span>'):format(i, i - 1, esc(e.href), esc(e.title),
+    h[#h + 1] = ('<li id="note-%d">'):format(i)
+    if e.figure then -- floated to the right of the entry
+      h[#h + 1] = ('<a href="%s"><img class="thumb" src="%s" alt="figure %s"></a>')
+        :format(esc(e.figure.href), esc(e.figure.href), esc(e.figure.name))
+    end
+    h[#h + 1] = ('<span class="num">%d</span> <a href="%s"><strong>%s</strong></a>'
+      .. '<span class="badge %s">%s</span>'):format(i - 1, esc(e.href), esc(e.title),
       e.ok and "ok" or "failed", e.ok and "ok" or "failed")
     if e.goal then h[#h + 1] = '<p class="goal"><em>Goal:</em> ' .. esc(e.goal) .. "</p>"
     elseif e.description then h[#h + 1] = '<p class="desc">' .. esc(e.description) .. "</p>" end
@@ -278,10 +284,6 @@ function M.index(entries, outdir, o)
       links[#links + 1] = ('figure: <a href="%s">%s</a>'):format(esc(e.figure.href), esc(e.figure.name))
     end
     if #links > 0 then h[#h + 1] = '<p class="links">' .. table.concat(links, " · ") .. "</p>" end
-    if e.figure then
-      h[#h + 1] = ('<a href="%s"><img class="thumb" src="%s" alt="figure %s"></a>')
-        :format(esc(e.figure.href), esc(e.figure.href), esc(e.figure.name))
-    end
     h[#h + 1] = "</li>"
   end
   h[#h + 1] = "</ol>"
