@@ -43,6 +43,7 @@ smoke: build
 notes: deps
 	$(MAKE) build
 	$(BUILD)/alignlab weave --all notebooks -o $(BUILD)/notes
+	@echo "the course: $(BUILD)/notes/index.html"
 
 install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)

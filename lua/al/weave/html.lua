@@ -69,7 +69,12 @@ figcaption { font: 13px/1.4 system-ui, "DejaVu Sans", sans-serif; color: var(--m
 .num { color: #a4501a; }
 .index-list { list-style: none; padding: 0; }
 .index-list li { border: 1px solid var(--line); border-radius: 8px; padding: .7rem 1rem; margin: .8rem 0; }
-.index-list .desc { color: #444; margin: .2rem 0 0; }
+.index-list .desc, .index-list .goal { color: #444; margin: .2rem 0 0; }
+.index-list .links { font: 14px/1.5 system-ui, "DejaVu Sans", sans-serif; margin: .3rem 0 0; }
+.index-list .num { font: 600 14px/1 system-ui, sans-serif; color: var(--muted); }
+.index-list li { display: flow-root; }
+.index-list .thumb { float: right; width: 10rem; max-width: 38%; margin: 0 0 .3rem .8rem;
+  border: 1px solid var(--line); }
 .badge { font: 12px/1 system-ui, sans-serif; padding: .2rem .45rem; border-radius: 9px; margin-left: .4rem;
   vertical-align: middle; }
 .badge.ok { background: #e5f4e7; color: #1e6b2a; } .badge.failed { background: #fde7e7; color: var(--err); }
@@ -252,28 +257,53 @@ function M.render_block(r, nfig, max_output)
   return table.concat(h, "\n")
 end
 
--- The index page of a --all site: one entry per notebook ({ href, title, description, ok }), then
--- the paper notes found in OUTDIR/papers/.
-function M.index(entries, outdir)
-  local h = { "<h1>alignlab notes</h1>",
-    "<p>Course notes woven from <code>notebooks/</code>: every number and figure below was "
-    .. "computed by the code shown with it.</p>", '<ul class="index-list">' }
-  for _, e in ipairs(entries) do
-    h[#h + 1] = ('<li><a href="%s"><strong>%s</strong></a><span class="badge %s">%s</span>'):format(
-      esc(e.href), esc(e.title), e.ok and "ok" or "failed", e.ok and "ok" or "failed")
-    if e.description then h[#h + 1] = '<p class="desc">' .. esc(e.description) .. "</p>" end
+-- The index page of a --all site: the course's introduction (o.intro, HTML rendered from
+-- DIR/index.md, or a default paragraph), the syllabus (one entry per notebook, in course order:
+-- { href, title, description, goal, paper = { href, name }, figure = { href, name }, ok }), then
+-- the paper notes found in OUTDIR/papers/. When o.intro holds "<!--syllabus-->" the syllabus goes
+-- there, else after it.
+function M.index(entries, outdir, o)
+  o = o or {}
+  local h = { '<ol class="index-list">' }
+  for i, e in ipairs(entries) do
+    h[#h + 1] = ('<li id="note-%d">'):format(i)
+    if e.figure then -- floated to the right of the entry
+      h[#h + 1] = ('<a href="%s"><img class="thumb" src="%s" alt="figure %s"></a>')
+        :format(esc(e.figure.href), esc(e.figure.href), esc(e.figure.name))
+    end
+    h[#h + 1] = ('<span class="num">%d</span> <a href="%s"><strong>%s</strong></a>'
+      .. '<span class="badge %s">%s</span>'):format(i - 1, esc(e.href), esc(e.title),
+      e.ok and "ok" or "failed", e.ok and "ok" or "failed")
+    if e.goal then h[#h + 1] = '<p class="goal"><em>Goal:</em> ' .. esc(e.goal) .. "</p>"
+    elseif e.description then h[#h + 1] = '<p class="desc">' .. esc(e.description) .. "</p>" end
+    local links = {}
+    if e.paper then
+      links[#links + 1] = ('paper note: <a href="%s">%s</a>'):format(esc(e.paper.href), esc(e.paper.name))
+    end
+    if e.figure then
+      links[#links + 1] = ('figure: <a href="%s">%s</a>'):format(esc(e.figure.href), esc(e.figure.name))
+    end
+    if #links > 0 then h[#h + 1] = '<p class="links">' .. table.concat(links, " · ") .. "</p>" end
     h[#h + 1] = "</li>"
   end
-  h[#h + 1] = "</ul>"
+  h[#h + 1] = "</ol>"
+  local syllabus = table.concat(h, "\n")
+  local intro = o.intro or ("<h1>alignlab notes</h1>\n<p>Course notes woven from <code>notebooks/</code>: "
+    .. "every number and figure below was computed by the code shown with it.</p>")
+  local body
+  local s, e = intro:find("<!--syllabus-->", 1, true)
+  if s then body = intro:sub(1, s - 1) .. syllabus .. intro:sub(e + 1)
+  else body = intro .. "\n" .. syllabus end
+  local b = { body }
   local papers = util.listdir(outdir .. "/papers", "%.html$")
   if #papers > 0 then
-    h[#h + 1] = "<h2>Paper notes</h2>\n<ul>"
+    b[#b + 1] = "<h2>Paper notes</h2>\n<ul>"
     for _, p in ipairs(papers) do
-      h[#h + 1] = ('<li><a href="papers/%s">%s</a></li>'):format(esc(p), esc(stem(p)))
+      b[#b + 1] = ('<li><a href="papers/%s">%s</a></li>'):format(esc(p), esc(stem(p)))
     end
-    h[#h + 1] = "</ul>"
+    b[#b + 1] = "</ul>"
   end
-  return M.page{ title = "alignlab notes", body = table.concat(h, "\n"),
+  return M.page{ title = o.title or "alignlab notes", body = table.concat(b, "\n"),
                  footer = "woven by alignlab weave " .. esc(core.version or "") }
 end
 

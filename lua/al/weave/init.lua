@@ -222,8 +222,45 @@ end
 
 -- ---- --all ------------------------------------------------------------------------------------------
 
+-- The syllabus links of a note: its paper note (the first of front matter `paper:`) and its
+-- figure (front matter `figure:`, figures/NAME.png of the repository, copied to OUTDIR/figures/).
+local function syllabus_links(dir, front, outdir, check)
+  local paper, figure
+  local ref = front.paper and front.paper:match("[^,%s]+")
+  if ref then
+    local src = paper_source(ref, dir)
+    if src then paper = { href = "papers/" .. stem(src) .. ".html", name = stem(src) } end
+  end
+  if front.figure then
+    local src = join(dir, "../figures/" .. front.figure .. ".png")
+    if util.file_exists(src) then
+      figure = { href = "figures/" .. front.figure .. ".png", name = front.figure }
+      if not check then
+        core.mkdir_p(join(outdir, "figures"))
+        wutil.copy_file(src, join(outdir, figure.href))
+      end
+    end
+  end
+  return paper, figure
+end
+
+-- DIR/index.md, when present, is the course's introduction (prose only: its code blocks are not
+-- run), rendered above the syllabus or at its "<!--syllabus-->" marker; it is not a note.
+local function index_intro(dir, quiet)
+  local src = join(dir, "index.md")
+  if not util.file_exists(src) then return nil end
+  local doc = M.parse(slurp(src), src)
+  local md = {}
+  for _, p in ipairs(doc.pieces) do if p.kind == "md" then md[#md + 1] = p.text end end
+  local html = M.fix_prose(core.markdown(table.concat(md)), { dir = dir, path = src, quiet = quiet })
+  return html, doc.front.title
+end
+
 local function weave_all(dir, o)
-  local files = util.listdir(dir, "%.md$")
+  local files = {}
+  for _, f in ipairs(util.listdir(dir, "%.md$")) do
+    if f ~= "index.md" then files[#files + 1] = f end
+  end
   if #files == 0 then
     io.stderr:write("weave: no notebooks (*.md) in " .. dir .. "\n")
     return 2
@@ -242,26 +279,35 @@ local function weave_all(dir, o)
   end)
   local entries, failed = {}, 0
   local exe = core.exe()
-  for _, f in ipairs(files) do
+  local t_all = now()
+  for i, f in ipairs(files) do
     local src = join(dir, f)
-    local out = join(o.out, stem(f) .. ".html")
+    local out = join(o.out or ".", stem(f) .. ".html")
     local cmd = { util.shell_quote(exe), "weave", util.shell_quote(src), "--site" }
     if o.check then cmd[#cmd + 1] = "--check" else cmd[#cmd + 1] = "-o " .. util.shell_quote(out) end
     if o.force then cmd[#cmd + 1] = "--force" end
     if o.keep_going then cmd[#cmd + 1] = "--keep-going" end
-    if o.quiet then cmd[#cmd + 1] = "--quiet" end
+    cmd[#cmd + 1] = "--quiet" -- one progress line per note below instead
+    local t0 = now()
     local ok = os.execute(table.concat(cmd, " "))
     if not ok then failed = failed + 1 end
+    if not o.quiet then
+      io.stderr:write(("weave: [%d/%d] %s %s (%.1f s)\n"):format(i, #files, src,
+        ok and "ok" or "FAILED", now() - t0))
+    end
     local front = fronts[f]
+    local paper, figure = syllabus_links(dir, front, o.out or ".", o.check)
     entries[#entries + 1] = { href = stem(f) .. ".html", title = front.title or stem(f),
-                              description = front.description, ok = ok and true or false }
+                              description = front.description, goal = front.goal, paper = paper,
+                              figure = figure, ok = ok and true or false }
   end
   if not o.check then
     core.mkdir_p(o.out)
-    util.write_file(join(o.out, "index.html"), M.index(entries, o.out))
+    local intro, title = index_intro(dir, o.quiet)
+    util.write_file(join(o.out, "index.html"), M.index(entries, o.out, { intro = intro, title = title }))
     if not o.quiet then
-      io.stderr:write(("weave: wrote %s (%d notebooks, %d failed)\n"):format(join(o.out, "index.html"),
-        #entries, failed))
+      io.stderr:write(("weave: wrote %s (%d notebooks, %d failed, %.1f s)\n"):format(
+        join(o.out, "index.html"), #entries, failed, now() - t_all))
     end
   end
   return failed > 0 and 1 or 0

@@ -4,7 +4,10 @@ local M = {}
 
 local BLOCK_OPTS = { echo = "boolean", output = "boolean", cache = "boolean", eval = "boolean",
                      error = "boolean", caption = "string" }
-local FRONT_KEYS = { title = true, paper = true, description = true, order = true }
+-- goal (the learning goal, one line) and figure (the experiment's figures/NAME.png) feed the
+-- syllabus of a --all index
+local FRONT_KEYS = { title = true, paper = true, description = true, order = true, goal = true,
+                     figure = true }
 
 local function split_lines(text)
   local lines = {}
@@ -95,8 +98,8 @@ function M.parse(text, path)
             local key, val = l:match("^([%w_]+)%s*:%s*(.-)%s*$")
             if not key then error(("%s:%d: front matter: expected 'key: value'"):format(path, k), 0) end
             if not FRONT_KEYS[key] then
-              error(("%s:%d: front matter: unknown key '%s' (known: description, order, paper, "
-                .. "title)")
+              error(("%s:%d: front matter: unknown key '%s' (known: description, figure, goal, "
+                .. "order, paper, title)")
                 :format(path, k, key), 0)
             end
             val = val:gsub('^"(.*)"$', "%1"):gsub("^'(.*)'$", "%1")
