@@ -20,10 +20,16 @@ typedef struct {
 // fsync of the directory (EINVAL/EROFS from that last fsync are ignored). On any failure the
 // temporary file is removed, `path` is untouched and an AL_ENOMEM or AL_EIO message is set that
 // starts "<what> <path>: " (or "<path>: " when what is NULL) and says which step failed
-// ("cannot create temporary file <tmp>: ...", "write failed: ...", "fsync failed: ...",
-// "close failed: ...", "rename from <tmp> failed: ...", "fsync of directory <dir> failed: ...").
+// ("cannot create temporary file <tmp>: ...", "write failed after <w> of <n> bytes: ...",
+// "fsync failed: ...", "close failed: ...", "rename from <tmp> failed: ...", "fsync of directory <dir> failed: ...").
 al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nchunks,
                              const char *what);
+
+// Fault injection, for tests (inert until called): from now on al_io_write_atomic may write
+// `bytes` more bytes in total, over all its calls; the write that would cross that budget writes
+// what is left of it (a short write) and fails with errno `err` (0 means ENOSPC), as a full disk
+// does, and so does every write after it. bytes < 0 disarms the hook. Not thread-safe.
+void al_io_fail_after(long long bytes, int err);
 
 // Read the whole file at `path` into *out (malloc'd, owned by the caller, with a NUL byte after
 // the *n bytes read, which the data may also contain). At most `cap` bytes are accepted (SIZE_MAX
