@@ -160,10 +160,10 @@ function M.main(args)
   f:close()
   local runner = string.format(
     'n="$1"; echo "== start $n" >&2; s=$(date +%%s); ' ..
-    'if %sOPENBLAS_NUM_THREADS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
+    'if %sOPENBLAS_NUM_THREADS=%d ALIGNLAB_JOBS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
     'then echo "== done  $n ($(( $(date +%%s) - s )) s): $(tail -n 1 %s/logs/"$n".log)" >&2; ' ..
     'else echo "== FAILED $n: see %s/logs/$n.log" >&2; tail -n 20 %s/logs/"$n".log >&2; fi',
-    pin, threads, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
+    pin, threads, jobs, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
     smoke and "--smoke" or "", table.concat(util.map(extra, util.shell_quote), " "),
     util.shell_quote(out), util.shell_quote(out), out, util.shell_quote(out))
   os.execute(string.format("xargs -P %d -I{} sh -c %s sh {} < %s", jobs, util.shell_quote(runner),
