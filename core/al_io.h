@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "al_base.h"
 
@@ -38,6 +39,23 @@ void al_io_fail_after(long long bytes, int err);
 // AL_EFORMAT "larger than <cap> bytes"; AL_ENOMEM "out of memory". errno is kept from the failed
 // open, so a caller may add a hint.
 al_status al_io_read_file(const char *path, size_t cap, const char *what, char **out, size_t *n);
+
+// The longest line the JSONL readers accept (16 MiB): a longer one is refused before more of it
+// is stored, with an error naming the file and line.
+#define AL_IO_LINE_MAX ((size_t)1 << 24)
+// The deepest nesting of arrays and objects the JSON readers accept (cJSON's own limit).
+#define AL_IO_JSON_DEPTH 1000
+
+// Read one line of f (its '\n' kept) into *line, grown as needed (caller frees; *cap is its
+// size, as for getline(3)). Returns 1 with *n bytes read, 0 at the end of the file, -1 when the
+// line is longer than `max` bytes (at most max + 1 bytes were stored; the rest is not read),
+// -2 when out of memory or on a read error.
+int al_io_getline(FILE *f, size_t max, char **line, size_t *cap, size_t *n);
+
+// The offset of the bracket where JSON text s[0..n) first nests deeper than `limit` arrays and
+// objects (brackets inside strings do not count), or n when it never does. Parsers call it
+// first so that JSON nested 100,000 deep gets a message saying so.
+size_t al_io_json_too_deep(const char *s, size_t n, int limit);
 
 // The offset of the first byte of s[0..n) that does not start a valid UTF-8 sequence (RFC 3629:
 // no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF, no sequence cut by

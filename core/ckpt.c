@@ -86,6 +86,12 @@ static al_status parse_json(cJSON **out, const char *text, size_t n, const char 
     free(buf);
     return al_seterr(AL_EFORMAT, "%s: contains a NUL byte", what);
   }
+  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
+  if (deep < n) {
+    free(buf);
+    return al_seterr(AL_EFORMAT, "%s: JSON nested deeper than %d levels at byte %zu", what,
+                     AL_IO_JSON_DEPTH, deep);
+  }
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
   al_status st = AL_OK;

@@ -167,6 +167,50 @@ cleanup:
   return st;
 }
 
+// ---- bounded lines, JSON depth ----
+
+int al_io_getline(FILE *f, size_t max, char **line, size_t *cap, size_t *n) {
+  size_t k = 0;
+  int c = EOF;
+  for (;;) {
+    c = getc(f);
+    if (c == EOF) break;
+    if (k + 2 > *cap) {
+      size_t nc = *cap ? *cap * 2 : 256;
+      if (nc > max + 2) nc = max + 2;
+      if (nc < k + 2) return -1;
+      char *b = realloc(*line, nc);
+      if (!b) return -2;
+      *line = b;
+      *cap = nc;
+    }
+    (*line)[k++] = (char)c;
+    if (c == '\n') break;
+    if (k > max) return -1;
+  }
+  if (c == EOF && ferror(f)) return -2;
+  if (k == 0 && c == EOF) return 0;
+  if (k > max) return -1;
+  (*line)[k] = '\0';
+  *n = k;
+  return 1;
+}
+
+size_t al_io_json_too_deep(const char *s, size_t n, int limit) {
+  int depth = 0, in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = 0;
+    } else if (c == '"') in_str = 1;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') depth--;
+  }
+  return n;
+}
+
 // ---- UTF-8 ----
 
 size_t al_io_utf8_check(const void *p, size_t n) {

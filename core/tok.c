@@ -270,6 +270,10 @@ al_status al_tok_from_json(al_tok **out, const char *json, size_t n, const char 
   if (!buf) return al_seterr(AL_ENOMEM, "tokenizer %s: out of memory", name);
   memcpy(buf, json, n);
   buf[n] = '\0';
+  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
+  if (deep < n)
+    FAIL(AL_EFORMAT, "tokenizer %s: JSON nested deeper than %d levels at byte %zu", name,
+         AL_IO_JSON_DEPTH, deep);
   const char *end = NULL;
   o = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
   if (!o) FAIL(AL_EFORMAT, "tokenizer %s: invalid JSON near byte %ld", name,
