@@ -35,6 +35,11 @@ soak: build
 	ALIGNLAB_SOAK_KILLS=$(SOAK_KILLS) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ALIGNLAB_SHELL=$(CURDIR)/$(BUILD)/alignlab \
 	  $(BUILD)/alignlab tests/soak_kill_resume.lua
 
+# libFuzzer harnesses (clang) and the Lua parsers' fuzzer, FUZZ_SECONDS each (tests/fuzz/README.md)
+FUZZ_SECONDS ?= 60
+fuzz: build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(CURDIR)/$(BUILD)
+
 bench: deps
 	$(MAKE) build
 	sh bench/run.sh $(BUILD)

@@ -372,6 +372,15 @@ cleanup:
   return st;
 }
 
+al_status al_ckpt_parse_config(al_gpt_config *cfg, const char *text, size_t n, const char *path) {
+  if (!cfg || (!text && n) || !path) return al_seterr(AL_EINVAL, "al_ckpt_parse_config: NULL argument");
+  cJSON *j = NULL;
+  al_status st = parse_json(&j, text ? text : "", n, path);
+  if (st == AL_OK) st = parse_config(cfg, j, path);
+  cJSON_Delete(j);
+  return st;
+}
+
 al_status al_ckpt_load(al_gpt **out, const char *dir) {
   if (!out || !dir) return al_seterr(AL_EINVAL, "al_ckpt_load: NULL argument");
   *out = NULL;
