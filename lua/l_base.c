@@ -1,5 +1,6 @@
 // alignlab shell: the small generic functions of "al.core": version, time, isatty, mkdir_p,
-// hash, nthreads, set_threads, the io fault hook, and probes of the bind.h helpers for tests/lua/test_core.lua.
+// hash, nthreads, set_threads, the io fault hook (_io_fail_after), and probes of the bind.h
+// helpers for tests/lua/test_core.lua.
 // What else was once here lives in its own file: the helpers every binding uses in l_util.c,
 // JSON and JSONL in l_json.c, the pretty printer in l_pretty.c, al.Rng in l_rng.c and Ctrl-C in
 // shell.c. Layering: l_core.c -> l_base.c -> l_util.c -> core.

@@ -222,3 +222,41 @@ Test(io, fault_budget_spans_several_writes) {
   free(b);
   free(dir);
 }
+
+// ---- bounded lines and JSON depth ----
+
+Test(io, getline_refuses_a_line_over_the_cap_without_storing_it) {
+  static const char text[] = "short\nexactly8\n0123456789abcdef\nlast";
+  FILE *f = fmemopen((void *)text, sizeof text - 1, "rb");
+  cr_assert(f);
+  char *line = NULL;
+  size_t cap = 0, n = 0;
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), 1);
+  cr_assert_eq(n, 6);
+  cr_assert_str_eq(line, "short\n");
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), 1, "9 bytes with the newline: at the cap");
+  cr_assert_str_eq(line, "exactly8\n");
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), -1, "17 bytes: refused");
+  cr_assert_leq(cap, 11, "no more than cap + 2 bytes were allocated (%zu)", cap);
+  fclose(f);
+  f = fmemopen((void *)text, sizeof text - 1, "rb");
+  int r, k = 0;
+  while ((r = al_io_getline(f, 100, &line, &cap, &n)) > 0) k++;
+  cr_assert_eq(r, 0);
+  cr_assert_eq(k, 4);
+  cr_assert_str_eq(line, "last", "the last line has no newline");
+  fclose(f);
+  free(line);
+}
+
+Test(io, json_depth_scan_ignores_brackets_in_strings) {
+  const char *a = "{\"a\":[[1]],\"s\":\"[[[[\\\"[[\"}";
+  cr_assert_eq(al_io_json_too_deep(a, strlen(a), 3), strlen(a));
+  cr_assert_eq(al_io_json_too_deep(a, strlen(a), 2), 6, "the third bracket is at byte 6");
+  char deep[2001];
+  memset(deep, '[', 1000);
+  memset(deep + 1000, ']', 1000);
+  deep[2000] = '\0';
+  cr_assert_eq(al_io_json_too_deep(deep, 2000, 1000), 2000);
+  cr_assert_eq(al_io_json_too_deep(deep, 2000, 999), 999);
+}

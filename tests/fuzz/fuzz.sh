@@ -34,7 +34,7 @@ for t in $targets; do
   log=$out/fuzz_$t.log
   # shellcheck disable=SC2086
   ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 "$bin" -max_total_time="$secs" -max_len=8192 $dict \
-    -artifact_prefix="$here/corpus/$t/crash-" -print_final_stats=1 "$work" > "$log" 2>&1
+    -artifact_prefix="$here/corpus/$t/" -print_final_stats=1 "$work" > "$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
   if [ $rc -ne 0 ]; then status=1; echo "fuzz_$t: CRASH after ${execs:-?} executions (see $log; input kept in corpus/$t/crash-*)"
