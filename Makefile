@@ -5,7 +5,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE    ?= cmake
 PREFIX   ?= /usr/local
 
-.PHONY: all deps build test test-sanitize bench reproduce smoke notes install clean
+.PHONY: all deps build test test-sanitize bench reproduce smoke notes install clean soak fuzz
 
 all: build
 
@@ -28,6 +28,17 @@ test-sanitize: deps
 	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ALIGNLAB_SMOKE=1 ALIGNLAB_SANITIZE=1 CRITERION_NO_EARLY_EXIT=1 \
 	  ctest --output-on-failure -j 1
+
+# kill -9 at random moments and resume, many times per trainer (SOAK_KILLS each; make test kills once)
+SOAK_KILLS ?= 8
+soak: build
+	ALIGNLAB_SOAK_KILLS=$(SOAK_KILLS) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ALIGNLAB_SHELL=$(CURDIR)/$(BUILD)/alignlab \
+	  $(BUILD)/alignlab tests/soak_kill_resume.lua
+
+# libFuzzer harnesses (clang) and the Lua parsers' fuzzer, FUZZ_SECONDS each (tests/fuzz/README.md)
+FUZZ_SECONDS ?= 60
+fuzz: build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(CURDIR)/$(BUILD)
 
 bench: deps
 	$(MAKE) build

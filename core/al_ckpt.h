@@ -28,6 +28,10 @@ al_status al_ckpt_save_ids(const al_gpt *m, const char *dir, const al_ckpt_ids *
 // Load a model from `dir` (config.json + model.safetensors). Caller owns *out.
 al_status al_ckpt_load(al_gpt **out, const char *dir);
 
+// Parse and check the config.json text text[0..n) (what al_ckpt_load does before it reads any
+// tensor); errors start "<path>: ". For the fuzz harness and tools that inspect a checkpoint.
+al_status al_ckpt_parse_config(al_gpt_config *cfg, const char *text, size_t n, const char *path);
+
 // Training state: optimizer (may be NULL), rng states (n of them), and a JSON object string
 // `meta_json` (may be NULL) stored in __metadata__ under "alignlab". Written to `path`.
 al_status al_ckpt_save_state(const char *path, const al_adamw *opt, const al_rng *rngs,

@@ -107,8 +107,8 @@ al_status al_data_add(al_dataset *d, const cJSON *rec, const char *src, long lin
 // Parse one JSONL line (n bytes, no newline needed) and add it; checks UTF-8, duplicate keys,
 // \u0000 in strings and trailing garbage.
 al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *src, long line);
-// Read a JSONL file line by line (no line-length limit; "\r\n" accepted; an empty line is
-// malformed).
+// Read a JSONL file line by line (a line longer than AL_IO_LINE_MAX is refused before it is
+// read whole; "\r\n" accepted; an empty line is malformed).
 al_status al_data_add_jsonl(al_dataset *d, const char *path);
 
 al_data_kind al_data_kind_of(const al_dataset *d);

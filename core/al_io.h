@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "al_base.h"
 
@@ -20,10 +21,16 @@ typedef struct {
 // fsync of the directory (EINVAL/EROFS from that last fsync are ignored). On any failure the
 // temporary file is removed, `path` is untouched and an AL_ENOMEM or AL_EIO message is set that
 // starts "<what> <path>: " (or "<path>: " when what is NULL) and says which step failed
-// ("cannot create temporary file <tmp>: ...", "write failed: ...", "fsync failed: ...",
-// "close failed: ...", "rename from <tmp> failed: ...", "fsync of directory <dir> failed: ...").
+// ("cannot create temporary file <tmp>: ...", "write failed after <w> of <n> bytes: ...",
+// "fsync failed: ...", "close failed: ...", "rename from <tmp> failed: ...", "fsync of directory <dir> failed: ...").
 al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nchunks,
                              const char *what);
+
+// Fault injection, for tests (inert until called): from now on al_io_write_atomic may write
+// `bytes` more bytes in total, over all its calls; the write that would cross that budget writes
+// what is left of it (a short write) and fails with errno `err` (0 means ENOSPC), as a full disk
+// does, and so does every write after it. bytes < 0 disarms the hook. Not thread-safe.
+void al_io_fail_after(long long bytes, int err);
 
 // Read the whole file at `path` into *out (malloc'd, owned by the caller, with a NUL byte after
 // the *n bytes read, which the data may also contain). At most `cap` bytes are accepted (SIZE_MAX
@@ -32,6 +39,23 @@ al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nc
 // AL_EFORMAT "larger than <cap> bytes"; AL_ENOMEM "out of memory". errno is kept from the failed
 // open, so a caller may add a hint.
 al_status al_io_read_file(const char *path, size_t cap, const char *what, char **out, size_t *n);
+
+// The longest line the JSONL readers accept (16 MiB): a longer one is refused before more of it
+// is stored, with an error naming the file and line.
+#define AL_IO_LINE_MAX ((size_t)1 << 24)
+// The deepest nesting of arrays and objects the JSON readers accept (cJSON's own limit).
+#define AL_IO_JSON_DEPTH 1000
+
+// Read one line of f (its '\n' kept) into *line, grown as needed (caller frees; *cap is its
+// size, as for getline(3)). Returns 1 with *n bytes read, 0 at the end of the file, -1 when the
+// line is longer than `max` bytes (at most max + 1 bytes were stored; the rest is not read),
+// -2 when out of memory or on a read error.
+int al_io_getline(FILE *f, size_t max, char **line, size_t *cap, size_t *n);
+
+// The offset of the bracket where JSON text s[0..n) first nests deeper than `limit` arrays and
+// objects (brackets inside strings do not count), or n when it never does. Parsers call it
+// first so that JSON nested 100,000 deep gets a message saying so.
+size_t al_io_json_too_deep(const char *s, size_t n, int limit);
 
 // The offset of the first byte of s[0..n) that does not start a valid UTF-8 sequence (RFC 3629:
 // no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF, no sequence cut by

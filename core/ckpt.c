@@ -86,6 +86,12 @@ static al_status parse_json(cJSON **out, const char *text, size_t n, const char 
     free(buf);
     return al_seterr(AL_EFORMAT, "%s: contains a NUL byte", what);
   }
+  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
+  if (deep < n) {
+    free(buf);
+    return al_seterr(AL_EFORMAT, "%s: JSON nested deeper than %d levels at byte %zu", what,
+                     AL_IO_JSON_DEPTH, deep);
+  }
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
   al_status st = AL_OK;
@@ -394,6 +400,15 @@ static al_status load_tensors(al_gpt *m, const al_st_file *f, const char *path) 
       goto cleanup;
 cleanup:
   free(info);
+  return st;
+}
+
+al_status al_ckpt_parse_config(al_gpt_config *cfg, const char *text, size_t n, const char *path) {
+  if (!cfg || (!text && n) || !path) return al_seterr(AL_EINVAL, "al_ckpt_parse_config: NULL argument");
+  cJSON *j = NULL;
+  al_status st = parse_json(&j, text ? text : "", n, path);
+  if (st == AL_OK) st = parse_config(cfg, j, path);
+  cJSON_Delete(j);
   return st;
 }
 

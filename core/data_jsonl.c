@@ -32,6 +32,7 @@ static al_status bad_line(al_dataset *d, const char *src, long line, const char 
 al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *src, long line) {
   const char *why = NULL;
   char whybuf[128];
+  size_t deep;
   size_t k = 0;
   while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r')) k++;
   size_t bad = al_io_utf8_check(s, n);
@@ -41,6 +42,11 @@ al_status al_data_add_line(al_dataset *d, const char *s, size_t n, const char *s
     why = whybuf;
   } else if (has_nul_escape(s, n))
     why = "\\u0000 in a string is not supported";
+  else if ((deep = al_io_json_too_deep(s, n, AL_IO_JSON_DEPTH)) < n) {
+    snprintf(whybuf, sizeof whybuf, "JSON nested deeper than %d levels at byte %zu", AL_IO_JSON_DEPTH,
+             deep + 1);
+    why = whybuf;
+  }
   if (why) return bad_line(d, src, line, why);
   char *buf = malloc(n + 1);
   if (!buf) return al_seterr(AL_ENOMEM, "%s:%ld: out of memory", src, line);
@@ -77,15 +83,19 @@ al_status al_data_add_jsonl(al_dataset *d, const char *path) {
   size_t cap = 0;
   long no = 0;
   al_status st = AL_OK;
-  ssize_t r;
-  while ((r = getline(&line, &cap, f)) >= 0) {
+  int r;
+  size_t n = 0;
+  while ((r = al_io_getline(f, AL_IO_LINE_MAX, &line, &cap, &n)) > 0) {
     no++;
-    size_t n = (size_t)r;
     if (n > 0 && line[n - 1] == '\n') n--;
     if (n > 0 && line[n - 1] == '\r') n--;
     if ((st = al_data_add_line(d, line, n, path, no)) != AL_OK) break;
   }
-  if (st == AL_OK && ferror(f)) st = al_seterr(AL_EIO, "%s: read error after line %ld", path, no);
+  if (st == AL_OK && r == -1)
+    st = al_seterr(AL_EFORMAT, "%s:%ld: line longer than %zu bytes (refused before reading it all)",
+                   path, no + 1, AL_IO_LINE_MAX);
+  else if (st == AL_OK && r == -2)
+    st = al_seterr(AL_EIO, "%s: read error or out of memory after line %ld", path, no);
   free(line);
   fclose(f);
   return st;

@@ -20,6 +20,27 @@
 
 static atomic_uint tmp_counter;
 
+// The fault hook (al_io_fail_after): bytes the writer may still write before it fails with
+// fail_errno; -1 when disarmed (the default: the writer then never consults it).
+static long long fail_budget = -1;
+static int fail_errno = 0;
+
+void al_io_fail_after(long long bytes, int err) {
+  fail_budget = bytes < 0 ? -1 : bytes;
+  fail_errno = err ? err : ENOSPC;
+}
+
+// fwrite n bytes, or fewer when the fault hook's budget runs out (then errno is its errno and
+// the return is short, as a real full disk makes it)
+static size_t write_some(const void *data, size_t n, FILE *fp) {
+  if (fail_budget < 0) return fwrite(data, 1, n, fp);
+  size_t allow = (unsigned long long)fail_budget < n ? (size_t)fail_budget : n;
+  size_t w = allow ? fwrite(data, 1, allow, fp) : 0;
+  fail_budget -= (long long)w;
+  if (w < n) errno = fail_errno;
+  return w;
+}
+
 al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nchunks,
                              const char *what) {
   al_status st = AL_OK;
@@ -46,9 +67,13 @@ al_status al_io_write_atomic(const char *path, const al_io_chunk *chunks, int nc
     goto cleanup;
   }
   for (int i = 0; i < nchunks; i++)
-    if (chunks[i].n && fwrite(chunks[i].data, 1, chunks[i].n, fp) != chunks[i].n) {
-      st = al_seterr(AL_EIO, "%s%s%s: write failed: %s", WHO(what), path, strerror(errno));
-      goto cleanup;
+    if (chunks[i].n) {
+      size_t w = write_some(chunks[i].data, chunks[i].n, fp);
+      if (w != chunks[i].n) {
+        st = al_seterr(AL_EIO, "%s%s%s: write failed after %zu of %zu bytes: %s", WHO(what), path,
+                       w, chunks[i].n, strerror(errno));
+        goto cleanup;
+      }
     }
   if (fflush(fp) != 0) {
     st = al_seterr(AL_EIO, "%s%s%s: write failed: %s", WHO(what), path, strerror(errno));
@@ -140,6 +165,50 @@ cleanup:
   free(buf);
   fclose(f);
   return st;
+}
+
+// ---- bounded lines, JSON depth ----
+
+int al_io_getline(FILE *f, size_t max, char **line, size_t *cap, size_t *n) {
+  size_t k = 0;
+  int c = EOF;
+  for (;;) {
+    c = getc(f);
+    if (c == EOF) break;
+    if (k + 2 > *cap) {
+      size_t nc = *cap ? *cap * 2 : 256;
+      if (nc > max + 2) nc = max + 2;
+      if (nc < k + 2) return -1;
+      char *b = realloc(*line, nc);
+      if (!b) return -2;
+      *line = b;
+      *cap = nc;
+    }
+    (*line)[k++] = (char)c;
+    if (c == '\n') break;
+    if (k > max) return -1;
+  }
+  if (c == EOF && ferror(f)) return -2;
+  if (k == 0 && c == EOF) return 0;
+  if (k > max) return -1;
+  (*line)[k] = '\0';
+  *n = k;
+  return 1;
+}
+
+size_t al_io_json_too_deep(const char *s, size_t n, int limit) {
+  int depth = 0, in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = 0;
+    } else if (c == '"') in_str = 1;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') depth--;
+  }
+  return n;
 }
 
 // ---- UTF-8 ----

@@ -287,6 +287,13 @@ static al_status parse_owned(al_st_file **out, unsigned char *buf, size_t n, con
   }
   memcpy(hdr, h, (size_t)N);
   hdr[N] = '\0';
+  // unknown fields may nest, but not beyond cJSON's limit: say so before cJSON recurses
+  size_t deep = al_io_json_too_deep(hdr, (size_t)N, AL_IO_JSON_DEPTH);
+  if (deep < (size_t)N) {
+    st = al_seterr(AL_EFORMAT, "%s: header JSON nested deeper than %d levels at byte %zu", what,
+                   AL_IO_JSON_DEPTH, deep);
+    goto cleanup;
+  }
   const char *end = NULL;
   root = cJSON_ParseWithLengthOpts(hdr, (size_t)N, &end, 0);
   if (!root) {

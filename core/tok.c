@@ -232,11 +232,12 @@ al_status al_tok_save(const al_tok *t, const char *path) {
 
 static int is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static int json_int(const cJSON *x, double lo, double hi, int *v) {
+// x is an integer in [lo, hi] (|lo|, |hi| <= 1e15, so the conversion is exact): 1 and *v set.
+static int json_ll(const cJSON *x, double lo, double hi, long long *v) {
   if (!cJSON_IsNumber(x)) return 0;
   double d = x->valuedouble;
   if (!(d >= lo && d <= hi) || d != (double)(long long)d) return 0;
-  *v = (int)d;
+  *v = (long long)d;
   return 1;
 }
 
@@ -270,6 +271,10 @@ al_status al_tok_from_json(al_tok **out, const char *json, size_t n, const char 
   if (!buf) return al_seterr(AL_ENOMEM, "tokenizer %s: out of memory", name);
   memcpy(buf, json, n);
   buf[n] = '\0';
+  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
+  if (deep < n)
+    FAIL(AL_EFORMAT, "tokenizer %s: JSON nested deeper than %d levels at byte %zu", name,
+         AL_IO_JSON_DEPTH, deep);
   const char *end = NULL;
   o = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
   if (!o) FAIL(AL_EFORMAT, "tokenizer %s: invalid JSON near byte %ld", name,
@@ -291,8 +296,8 @@ al_status al_tok_from_json(al_tok **out, const char *json, size_t n, const char 
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
   if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "alignlab-tokenizer") != 0)
     FAIL(AL_EFORMAT, "tokenizer %s: 'format' must be \"alignlab-tokenizer\"", name);
-  int ver;
-  if (!json_int(cJSON_GetObjectItemCaseSensitive(o, "version"), 1, 1, &ver))
+  long long ver;
+  if (!json_ll(cJSON_GetObjectItemCaseSensitive(o, "version"), 1, 1, &ver))
     FAIL(AL_EFORMAT, "tokenizer %s: unsupported or missing 'version' (expected 1)", name);
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
   if (!cJSON_IsString(type)) FAIL(AL_EFORMAT, "tokenizer %s: missing 'type'", name);
@@ -313,13 +318,14 @@ al_status al_tok_from_json(al_tok **out, const char *json, size_t n, const char 
     }
     int k = 0;
     for (const cJSON *m = merges->child; m; m = m->next, k++) {
-      int a, b;
+      long long la, lb; // ids are checked against the vocabulary before they become ints
       if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) != 2)
         FAIL(AL_EFORMAT, "tokenizer %s: merge %d is not a pair [a, b] of token ids", name, k);
-      if (!json_int(m->child, -1e15, 1e15, &a) || !json_int(m->child->next, -1e15, 1e15, &b))
+      if (!json_ll(m->child, -1e15, 1e15, &la) || !json_ll(m->child->next, -1e15, 1e15, &lb))
         FAIL(AL_EFORMAT, "tokenizer %s: merge %d: token ids must be integers", name, k);
-      if (a < 0 || a >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %d", name, k, a);
-      if (b < 0 || b >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %d", name, k, b);
+      if (la < 0 || la >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %lld", name, k, la);
+      if (lb < 0 || lb >= t->n) FAIL(AL_EFORMAT, "tokenizer %s: merge %d references unknown token %lld", name, k, lb);
+      int a = (int)la, b = (int)lb;
       if (al__u64map_get(&t->rank, (uint64_t)a << 32 | (uint64_t)b))
         FAIL(AL_EFORMAT, "tokenizer %s: duplicate merge %d (%d, %d)", name, k, a, b);
       if (al__bpe_add_merge(t, a, b) < 0) FAIL(AL_ENOMEM, "tokenizer %s: out of memory", name);

@@ -1,5 +1,6 @@
 // alignlab shell: the small generic functions of "al.core": version, time, isatty, mkdir_p,
-// hash, nthreads, set_threads, and probes of the bind.h helpers for tests/lua/test_core.lua.
+// hash, nthreads, set_threads, the io fault hook (_io_fail_after), and probes of the bind.h
+// helpers for tests/lua/test_core.lua.
 // What else was once here lives in its own file: the helpers every binding uses in l_util.c,
 // JSON and JSONL in l_json.c, the pretty printer in l_pretty.c, al.Rng in l_rng.c and Ctrl-C in
 // shell.c. Layering: l_core.c -> l_base.c -> l_util.c -> core.
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "al_io.h"
 #include "l_util.h"
 
 // ---- small functions -------------------------------------------------------------------------------
@@ -153,13 +155,25 @@ static int l_probe_fail(lua_State *L) {
   return al_lua_fail(L);
 }
 
+// al.core._io_fail_after(bytes [, errno_name]): arm core/io.c's fault hook (al_io_fail_after) so
+// that atomic writes fail after `bytes` more bytes with "ENOSPC" (default) or "EIO"; a negative
+// count disarms it. For the fault tests only.
+static int l_io_fail_after(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  static const char *const names[] = {"ENOSPC", "EIO", NULL};
+  static const int codes[] = {ENOSPC, EIO};
+  int e = luaL_checkoption(L, 2, "ENOSPC", names);
+  al_io_fail_after((long long)n, codes[e]);
+  return 0;
+}
+
 // ---- al.core ------------------------------------------------------------------------------------
 
 static const luaL_Reg base_funcs[] = {
     {"time", l_time},         {"isatty", l_isatty},           {"mkdir_p", l_mkdir_p},
     {"hash", l_hash},         {"nthreads", l_nthreads}, {"blas", l_blas},       {"set_threads", l_set_threads},
     {"_probe_opts", l_probe_opts}, {"_probe_ints", l_probe_ints}, {"_probe_fail", l_probe_fail},
-    {NULL, NULL}};
+    {"_io_fail_after", l_io_fail_after}, {NULL, NULL}};
 
 int al_open_base(lua_State *L) {
   luaL_setfuncs(L, base_funcs, 0);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "al_io.h"
 #include "l_util.h"
 
 // ---- JSON -----------------------------------------------------------------------------------------
@@ -296,6 +297,11 @@ static void push_json(lua_State *L, const cJSON *j) {
 
 // Decode s[0..n) and push the value (returns 1), or write a reason into err (returns 0).
 static int json_decode_push(lua_State *L, const char *s, size_t n, char *err, size_t errsz) {
+  size_t deep = al_io_json_too_deep(s, n, AL_IO_JSON_DEPTH);
+  if (deep < n) {
+    snprintf(err, errsz, "JSON nested deeper than %d levels at byte %zu", AL_IO_JSON_DEPTH, deep);
+    return 0;
+  }
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
   if (root) { // cJSON stops after the value: only whitespace may follow
@@ -416,7 +422,15 @@ static int jsonl_next(lua_State *L) {
   int stats = lua_upvalueindex(2);
   while (r->f) {
     errno = 0;
-    ssize_t n = getline(&r->line, &r->cap, r->f);
+    size_t got = 0;
+    int rc = al_io_getline(r->f, AL_IO_LINE_MAX, &r->line, &r->cap, &got);
+    if (rc == -1) { // refused before the whole line is in memory, whatever strict says
+      fclose(r->f);
+      r->f = NULL;
+      return luaL_error(L, "jsonl.lines: %s:%d: line longer than %d bytes", path, (int)r->lineno + 1,
+                        (int)AL_IO_LINE_MAX);
+    }
+    ssize_t n = rc > 0 ? (ssize_t)got : -1;
     if (n < 0) {
       int e = errno, bad = ferror(r->f);
       lua_pushinteger(L, r->lineno);

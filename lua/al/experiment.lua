@@ -40,7 +40,8 @@ function Experiment:plot(spec, tag)
 end
 
 -- The machine a result was made on: what decides its bits besides the code and the seed (the
--- CPU, its widest vector ISA, OpenBLAS's kernel and build, the thread counts).
+-- CPU, its widest vector ISA, OpenBLAS's kernel and build, the thread counts, and how many
+-- experiments ran at once: `alignlab reproduce --jobs N` passes ALIGNLAB_JOBS=N, 1 otherwise).
 local function machine()
   local f = io.open("/proc/cpuinfo", "r")
   local info = f and f:read("a") or ""
@@ -54,7 +55,8 @@ local function machine()
   local nb, nomp = core.nthreads()
   return { cpu = info:match("model name%s*:%s*([^\n]*)") or "unknown", isa = isa,
            blas_core = b.core, blas_config = b.config, blas_threads = nb, omp_threads = nomp,
-           cores = tonumber((io.popen("nproc 2>/dev/null"):read("l") or "")) }
+           cores = tonumber((io.popen("nproc 2>/dev/null"):read("l") or "")),
+           jobs = math.tointeger(tonumber(os.getenv("ALIGNLAB_JOBS") or "")) or 1 }
 end
 
 -- Finish: r = { verdict = "reproduced"|"not reproduced"|"partly"|"inconclusive", ours = "one line

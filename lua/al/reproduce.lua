@@ -1,6 +1,7 @@
 -- alignlab reproduce [--smoke] [NAME...]: run experiments/NAME.lua (all by default), each in its
 -- own alignlab process, then write OUT/CLAIMS.md from the OUT/NAME.json files they wrote.
--- OUT is figures/ (or build/smoke with --smoke, or $ALIGNLAB_OUT).
+-- OUT is figures/ (or build/smoke with --smoke, or $ALIGNLAB_OUT). --compare [DIR] diffs a fresh
+-- run against the committed results instead (lua/al/compare.lua).
 local util = require "al.util"
 local core = require "al.core"
 
@@ -117,15 +118,30 @@ function M.main(args)
   while args and i <= #args do
     local a = args[i]
     if a == "--smoke" then smoke = true
+    elseif a == "--compare" then
+      local ref = args[i + 1] and not args[i + 1]:match("^%-") and args[i + 1] or util.root() .. "/figures"
+      local new = os.getenv("ALIGNLAB_OUT")
+      if not new or new == "" then new = util.root() .. "/build/compare" end
+      if not util.file_exists(ref) then error("reproduce --compare: no directory " .. ref, 0) end
+      if #util.listdir(new, "%.json$") == 0 then
+        error("reproduce --compare: no results in " .. new .. " (make them with ALIGNLAB_OUT=" .. new ..
+          " alignlab reproduce)", 0)
+      end
+      local _, changed = require("al.compare").dirs(ref, new)
+      return changed == 0 and 0 or 1
     elseif a == "--jobs" or a == "-j" then
       i = i + 1
       jobs = math.tointeger(tonumber(args[i] or "")) or error("reproduce: --jobs needs a number", 0)
     elseif a:match("^%-j%d+$") then jobs = math.tointeger(tonumber(a:sub(3)))
     elseif a == "--help" or a == "-h" then
       print("usage: alignlab reproduce [--smoke] [--jobs N] [NAME...] [key=value...]\n" ..
+            "       alignlab reproduce --compare [DIR]\n" ..
             "  --smoke   tiny budgets, outputs in build/smoke/ (or $ALIGNLAB_OUT)\n" ..
             "  --jobs N  experiments run N at a time, one BLAS thread each (default 2);\n" ..
             "            --jobs 1 runs them one by one with $OPENBLAS_NUM_THREADS threads\n" ..
+            "  --compare [DIR]  diff a fresh run ($ALIGNLAB_OUT or build/compare) against figures/ (or DIR):\n" ..
+            "            moved judged numbers against their spread over seeds, verdicts, machines;\n" ..
+            "            exit 1 when a verdict changed\n" ..
             "experiments: " .. table.concat(M.list(), ", "))
       return 0
     elseif a:find("=", 1, true) then extra[#extra + 1] = a
@@ -160,10 +176,10 @@ function M.main(args)
   f:close()
   local runner = string.format(
     'n="$1"; echo "== start $n" >&2; s=$(date +%%s); ' ..
-    'if %sOPENBLAS_NUM_THREADS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
+    'if %sOPENBLAS_NUM_THREADS=%d ALIGNLAB_JOBS=%d ALIGNLAB_OUT=%s %s %s/experiments/"$n".lua %s %s > %s/logs/"$n".log 2>&1; ' ..
     'then echo "== done  $n ($(( $(date +%%s) - s )) s): $(tail -n 1 %s/logs/"$n".log)" >&2; ' ..
     'else echo "== FAILED $n: see %s/logs/$n.log" >&2; tail -n 20 %s/logs/"$n".log >&2; fi',
-    pin, threads, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
+    pin, threads, jobs, util.shell_quote(out), util.shell_quote(exe_path()), util.shell_quote(util.root()),
     smoke and "--smoke" or "", table.concat(util.map(extra, util.shell_quote), " "),
     util.shell_quote(out), util.shell_quote(out), out, util.shell_quote(out))
   os.execute(string.format("xargs -P %d -I{} sh -c %s sh {} < %s", jobs, util.shell_quote(runner),

@@ -163,3 +163,100 @@ Test(io, json_dup_key_nested_depth_first) {
   cr_assert_null(dup_of("{\"a\":{\"a\":1},\"b\":[{\"a\":2},{\"a\":3}]}", 1));
   cr_assert_null(dup_of("\"scalar\"", 1));
 }
+
+// ---- fault injection: a full disk or a short write during an atomic write ----
+
+static void faulted_write_keeps_old(long long budget, int err, const char *want) {
+  char *dir = tu_tmpdir("io_fault");
+  char *p = path_in(dir, "model.safetensors");
+  write_raw(p, "previous checkpoint");
+  static char big[70000];
+  memset(big, 'x', sizeof big);
+  al_io_chunk ch[2] = {{"header", 6}, {big, sizeof big}};
+  al_io_fail_after(budget, err);
+  al_status st = al_io_write_atomic(p, ch, 2, "checkpoint");
+  al_io_fail_after(-1, 0);
+  cr_assert_eq(st, AL_EIO, "budget %lld: the write must fail", budget);
+  cr_assert(strstr(al_errmsg(), "checkpoint ") && strstr(al_errmsg(), p), "names the file: %s",
+            al_errmsg());
+  cr_assert(strstr(al_errmsg(), want), "says why (%s): %s", want, al_errmsg());
+  char *buf;
+  size_t n;
+  cr_assert_eq(al_io_read_file(p, SIZE_MAX, NULL, &buf, &n), AL_OK, "%s", al_errmsg());
+  cr_assert_str_eq(buf, "previous checkpoint", "the previous file is intact");
+  cr_assert_eq(count_entries(dir), 1, "the temporary file was removed");
+  free(buf);
+  // disarmed: the same write now succeeds
+  cr_assert_eq(al_io_write_atomic(p, ch, 2, "checkpoint"), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(al_io_read_file(p, SIZE_MAX, NULL, &buf, &n), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(n, 6 + sizeof big);
+  free(buf);
+  free(p);
+  free(dir);
+}
+
+Test(io, enospc_at_the_first_byte_keeps_the_previous_file) {
+  faulted_write_keeps_old(0, ENOSPC, "write failed after 0 of 6 bytes: No space left on device");
+}
+
+Test(io, short_write_in_the_middle_keeps_the_previous_file) {
+  faulted_write_keeps_old(6 + 1234, EIO, "write failed after 1234 of 70000 bytes: Input/output error");
+}
+
+Test(io, enospc_on_the_last_byte_keeps_the_previous_file) {
+  faulted_write_keeps_old(6 + 69999, 0, "after 69999 of 70000 bytes: No space left on device");
+}
+
+Test(io, fault_budget_spans_several_writes) {
+  char *dir = tu_tmpdir("io_fault2");
+  char *a = path_in(dir, "a"), *b = path_in(dir, "b");
+  al_io_chunk ch[1] = {{"0123456789", 10}};
+  al_io_fail_after(15, ENOSPC);
+  cr_assert_eq(al_io_write_atomic(a, ch, 1, NULL), AL_OK, "%s", al_errmsg());
+  cr_assert_eq(al_io_write_atomic(b, ch, 1, NULL), AL_EIO, "the second write crosses the budget");
+  cr_assert(strstr(al_errmsg(), "after 5 of 10 bytes"), "%s", al_errmsg());
+  cr_assert_eq(al_io_write_atomic(b, ch, 1, NULL), AL_EIO, "and so does every later one");
+  al_io_fail_after(-1, 0);
+  cr_assert_eq(count_entries(dir), 1, "only a exists");
+  free(a);
+  free(b);
+  free(dir);
+}
+
+// ---- bounded lines and JSON depth ----
+
+Test(io, getline_refuses_a_line_over_the_cap_without_storing_it) {
+  static const char text[] = "short\nexactly8\n0123456789abcdef\nlast";
+  FILE *f = fmemopen((void *)text, sizeof text - 1, "rb");
+  cr_assert(f);
+  char *line = NULL;
+  size_t cap = 0, n = 0;
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), 1);
+  cr_assert_eq(n, 6);
+  cr_assert_str_eq(line, "short\n");
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), 1, "9 bytes with the newline: at the cap");
+  cr_assert_str_eq(line, "exactly8\n");
+  cr_assert_eq(al_io_getline(f, 9, &line, &cap, &n), -1, "17 bytes: refused");
+  cr_assert_leq(cap, 11, "no more than cap + 2 bytes were allocated (%zu)", cap);
+  fclose(f);
+  f = fmemopen((void *)text, sizeof text - 1, "rb");
+  int r, k = 0;
+  while ((r = al_io_getline(f, 100, &line, &cap, &n)) > 0) k++;
+  cr_assert_eq(r, 0);
+  cr_assert_eq(k, 4);
+  cr_assert_str_eq(line, "last", "the last line has no newline");
+  fclose(f);
+  free(line);
+}
+
+Test(io, json_depth_scan_ignores_brackets_in_strings) {
+  const char *a = "{\"a\":[[1]],\"s\":\"[[[[\\\"[[\"}";
+  cr_assert_eq(al_io_json_too_deep(a, strlen(a), 3), strlen(a));
+  cr_assert_eq(al_io_json_too_deep(a, strlen(a), 2), 6, "the third bracket is at byte 6");
+  char deep[2001];
+  memset(deep, '[', 1000);
+  memset(deep + 1000, ']', 1000);
+  deep[2000] = '\0';
+  cr_assert_eq(al_io_json_too_deep(deep, 2000, 1000), 2000);
+  cr_assert_eq(al_io_json_too_deep(deep, 2000, 999), 999);
+}

@@ -366,6 +366,11 @@ Test(tok, malformed_files_are_refused_with_a_message) {
        "merge 1 references unknown token 300"},
       {"{" H "\"type\":\"bpe\",\"pretokenizer\":\"gpt2-bytes\",\"merges\":[[97,-1]]}",
        "references unknown token -1"},
+      // found by fuzz_tokenizer: an id beyond int was converted to int before the range check
+      {"{" H "\"type\":\"bpe\",\"pretokenizer\":\"gpt2-bytes\",\"merges\":[[102,25999999999]]}",
+       "references unknown token 25999999999"},
+      {"{" H "\"type\":\"bpe\",\"pretokenizer\":\"gpt2-bytes\",\"merges\":[[-4294967296,98]]}",
+       "references unknown token -4294967296"},
       {"{" H "\"type\":\"bpe\",\"pretokenizer\":\"gpt2-bytes\",\"merges\":[[97,98],[97,98]]}",
        "duplicate merge"},
       {"{" H "\"type\":\"bpe\",\"pretokenizer\":\"gpt2-bytes\",\"merges\":[[97.5,98]]}",
