@@ -69,4 +69,13 @@ size_t al_io_utf8_check(const void *s, size_t n);
 // the child's own key. *nomem is set to 1 on allocation failure (then NULL is returned), else 0.
 const char *al_io_json_dup_key(const cJSON *o, int nested, int *nomem);
 
+// The shortest decimal that reads back as the same float, as a double (1e-5f -> 1e-05, not
+// 9.99999974737875e-06), so a JSON file written from floats looks like Hugging Face's.
+double al_io_json_float(float x);
+
+// Parse a whole JSON text (n bytes) as one object, strictly: no NUL byte, nesting within
+// AL_IO_JSON_DEPTH, nothing but whitespace after the value, no duplicate top-level key. *out is
+// the object (the caller deletes it) or NULL on failure, with a message starting "<what>: ".
+al_status al_io_json_object(cJSON **out, const char *text, size_t n, const char *what);
+
 #endif

@@ -63,65 +63,6 @@ static al_status make_dirs(const char *dir) {
   return st;
 }
 
-// The shortest decimal that reads back as the same float, as a double (1e-5f -> 1e-05, not
-// 9.99999974737875e-06), so config.json looks like Hugging Face's.
-static double float_for_json(float x) {
-  char buf[64];
-  for (int prec = 1; prec <= 9; prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
-    if (strtof(buf, NULL) == x) break;
-  }
-  return strtod(buf, NULL);
-}
-
-// Parse a whole JSON text (n bytes) strictly: NUL-terminated copy, nothing but whitespace after
-// the value, top-level duplicate keys refused. *out NULL on failure (message names `what`).
-static al_status parse_json(cJSON **out, const char *text, size_t n, const char *what) {
-  *out = NULL;
-  char *buf = malloc(n + 1);
-  if (!buf) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
-  memcpy(buf, text, n);
-  buf[n] = '\0';
-  if (strlen(buf) != n) {
-    free(buf);
-    return al_seterr(AL_EFORMAT, "%s: contains a NUL byte", what);
-  }
-  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
-  if (deep < n) {
-    free(buf);
-    return al_seterr(AL_EFORMAT, "%s: JSON nested deeper than %d levels at byte %zu", what,
-                     AL_IO_JSON_DEPTH, deep);
-  }
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
-  al_status st = AL_OK;
-  if (!j) {
-    size_t at = (end && end >= buf && end <= buf + n) ? (size_t)(end - buf) : 0;
-    st = al_seterr(AL_EFORMAT, "%s: not valid JSON (near byte %zu)", what, at);
-    goto cleanup;
-  }
-  for (const char *p = end; p < buf + n; p++)
-    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-      st = al_seterr(AL_EFORMAT, "%s: not valid JSON: trailing bytes at byte %zu", what,
-                     (size_t)(p - buf));
-      goto cleanup;
-    }
-  if (!cJSON_IsObject(j)) {
-    st = al_seterr(AL_EFORMAT, "%s: not a JSON object", what);
-    goto cleanup;
-  }
-  int nomem;
-  const char *d = al_io_json_dup_key(j, 0, &nomem);
-  if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
-  if (d) { st = al_seterr(AL_EFORMAT, "%s: duplicate key '%s'", what, d); goto cleanup; }
-  *out = j;
-  j = NULL;
-cleanup:
-  cJSON_Delete(j);
-  free(buf);
-  return st;
-}
-
 // ---- model: save ----
 
 static void add_id(cJSON *j, const char *k, int id) {
@@ -146,7 +87,7 @@ static al_status write_config(const al_gpt *m, const al_ckpt_ids *ids, const cha
     cJSON_AddItemToObject(j, "n_layer", cJSON_CreateNumber(c->L));
     cJSON_AddItemToObject(j, "n_head", cJSON_CreateNumber(c->NH));
     cJSON_AddItemToObject(j, "n_inner", cJSON_CreateNull());
-    cJSON_AddItemToObject(j, "layer_norm_epsilon", cJSON_CreateNumber(float_for_json(c->ln_eps)));
+    cJSON_AddItemToObject(j, "layer_norm_epsilon", cJSON_CreateNumber(al_io_json_float(c->ln_eps)));
     cJSON_AddItemToObject(j, "activation_function", cJSON_CreateString("gelu_new"));
     cJSON_AddItemToObject(j, "resid_pdrop", cJSON_CreateNumber(0.0));
     cJSON_AddItemToObject(j, "embd_pdrop", cJSON_CreateNumber(0.0));
@@ -406,7 +347,7 @@ cleanup:
 al_status al_ckpt_parse_config(al_gpt_config *cfg, const char *text, size_t n, const char *path) {
   if (!cfg || (!text && n) || !path) return al_seterr(AL_EINVAL, "al_ckpt_parse_config: NULL argument");
   cJSON *j = NULL;
-  al_status st = parse_json(&j, text ? text : "", n, path);
+  al_status st = al_io_json_object(&j, text ? text : "", n, path);
   if (st == AL_OK) st = parse_config(cfg, j, path);
   cJSON_Delete(j);
   return st;
@@ -424,7 +365,7 @@ al_status al_ckpt_load(al_gpt **out, const char *dir) {
   size_t n = 0;
   if (!mpath || !cpath) { st = al_seterr(AL_ENOMEM, "checkpoint %s: out of memory", dir); goto cleanup; }
   if ((st = al_io_read_file(cpath, CONFIG_MAX_BYTES, NULL, &text, &n))) goto cleanup;
-  if ((st = parse_json(&j, text, n, cpath))) goto cleanup;
+  if ((st = al_io_json_object(&j, text, n, cpath))) goto cleanup;
   al_gpt_config cfg;
   if ((st = parse_config(&cfg, j, cpath))) goto cleanup;
   if ((st = al_st_read(&f, mpath))) goto cleanup;
@@ -456,7 +397,7 @@ al_status al_ckpt_save_state(const char *path, const al_adamw *opt, const al_rng
   if (!words) return al_seterr(AL_ENOMEM, "%s: out of memory", path);
   for (int i = 0; i < nrngs; i++)
     for (int k = 0; k < 4; k++) memcpy(&words[4 * i + k], &rngs[i].s[k], 8);
-  if (meta_json && (st = parse_json(&mj, meta_json, strlen(meta_json), "training state metadata"))) {
+  if (meta_json && (st = al_io_json_object(&mj, meta_json, strlen(meta_json), "training state metadata"))) {
     st = AL_EINVAL;
     goto cleanup;
   }
@@ -467,12 +408,12 @@ al_status al_ckpt_save_state(const char *path, const al_adamw *opt, const al_rng
   if (opt) {
     oc = cJSON_CreateObject();
     if (oc) {
-      cJSON_AddNumberToObject(oc, "lr", float_for_json(opt->cfg.lr));
-      cJSON_AddNumberToObject(oc, "beta1", float_for_json(opt->cfg.beta1));
-      cJSON_AddNumberToObject(oc, "beta2", float_for_json(opt->cfg.beta2));
-      cJSON_AddNumberToObject(oc, "eps", float_for_json(opt->cfg.eps));
-      cJSON_AddNumberToObject(oc, "weight_decay", float_for_json(opt->cfg.weight_decay));
-      cJSON_AddNumberToObject(oc, "clip", float_for_json(opt->cfg.clip));
+      cJSON_AddNumberToObject(oc, "lr", al_io_json_float(opt->cfg.lr));
+      cJSON_AddNumberToObject(oc, "beta1", al_io_json_float(opt->cfg.beta1));
+      cJSON_AddNumberToObject(oc, "beta2", al_io_json_float(opt->cfg.beta2));
+      cJSON_AddNumberToObject(oc, "eps", al_io_json_float(opt->cfg.eps));
+      cJSON_AddNumberToObject(oc, "weight_decay", al_io_json_float(opt->cfg.weight_decay));
+      cJSON_AddNumberToObject(oc, "clip", al_io_json_float(opt->cfg.clip));
       octext = cJSON_PrintUnformatted(oc);
     }
     if (!octext) { st = al_seterr(AL_ENOMEM, "%s: out of memory", path); goto cleanup; }

@@ -288,3 +288,64 @@ const char *al_io_json_dup_key(const cJSON *o, int nested, int *nomem) {
   free(later);
   return *nomem ? NULL : dup;
 }
+
+// ---- JSON documents (config.json, training-state metadata) ----
+
+// The shortest decimal that reads back as the same float, as a double (1e-5f -> 1e-05, not
+// 9.99999974737875e-06), so config.json looks like Hugging Face's.
+double al_io_json_float(float x) {
+  char buf[64];
+  for (int prec = 1; prec <= 9; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+    if (strtof(buf, NULL) == x) break;
+  }
+  return strtod(buf, NULL);
+}
+
+// Parse a whole JSON text (n bytes) strictly: NUL-terminated copy, nothing but whitespace after
+// the value, top-level duplicate keys refused. *out NULL on failure (message names `what`).
+al_status al_io_json_object(cJSON **out, const char *text, size_t n, const char *what) {
+  *out = NULL;
+  char *buf = malloc(n + 1);
+  if (!buf) return al_seterr(AL_ENOMEM, "%s: out of memory", what);
+  memcpy(buf, text, n);
+  buf[n] = '\0';
+  if (strlen(buf) != n) {
+    free(buf);
+    return al_seterr(AL_EFORMAT, "%s: contains a NUL byte", what);
+  }
+  size_t deep = al_io_json_too_deep(buf, n, AL_IO_JSON_DEPTH);
+  if (deep < n) {
+    free(buf);
+    return al_seterr(AL_EFORMAT, "%s: JSON nested deeper than %d levels at byte %zu", what,
+                     AL_IO_JSON_DEPTH, deep);
+  }
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+  al_status st = AL_OK;
+  if (!j) {
+    size_t at = (end && end >= buf && end <= buf + n) ? (size_t)(end - buf) : 0;
+    st = al_seterr(AL_EFORMAT, "%s: not valid JSON (near byte %zu)", what, at);
+    goto cleanup;
+  }
+  for (const char *p = end; p < buf + n; p++)
+    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+      st = al_seterr(AL_EFORMAT, "%s: not valid JSON: trailing bytes at byte %zu", what,
+                     (size_t)(p - buf));
+      goto cleanup;
+    }
+  if (!cJSON_IsObject(j)) {
+    st = al_seterr(AL_EFORMAT, "%s: not a JSON object", what);
+    goto cleanup;
+  }
+  int nomem;
+  const char *d = al_io_json_dup_key(j, 0, &nomem);
+  if (nomem) { st = al_seterr(AL_ENOMEM, "%s: out of memory", what); goto cleanup; }
+  if (d) { st = al_seterr(AL_EFORMAT, "%s: duplicate key '%s'", what, d); goto cleanup; }
+  *out = j;
+  j = NULL;
+cleanup:
+  cJSON_Delete(j);
+  free(buf);
+  return st;
+}

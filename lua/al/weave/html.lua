@@ -188,6 +188,13 @@ function M.fix_prose(html, ctx)
     end
     return a .. uri .. b
   end)
+  -- a link to a local figure file: inlined too, so the page stays self-contained
+  html = html:gsub('(<a href=")([^"#]*%.%a%a%a)(")', function(a, href, b)
+    if href:match("^%a[%w+.-]*:") or not (href:match("%.png$") or href:match("%.svg$")) then return nil end
+    local uri = data_uri(join(ctx.dir, (href:gsub("&amp;", "&"))))
+    if not uri then return nil end
+    return a .. uri .. b
+  end)
   html = html:gsub('(<a href=")([^"#]*%.md)(["#])', function(a, href, b)
     if href:match("^%a[%w+.-]*:") then return nil end
     local target = join(ctx.dir, href)

@@ -59,10 +59,13 @@ function M.run(trainer, kills, rng, opts)
   local tmp = os.tmpname()
   os.remove(tmp)
   local ref, dir, out = tmp .. "-ref", tmp .. "-ckpt", tmp .. "-out"
+  local t0 = core.time()
   run_child(trainer, "plain", "-", ref, steps)
+  -- kill delays are drawn over the uninterrupted run's own length (a fixed span missed a fast
+  -- trainer most of the time), shrinking after every kill that came too late
   local landed, tries, resumed = 0, 0, {}
-  local span = opts.span or 1.6 -- seconds: about a checkpointing run's length
-  while landed < kills and tries < kills * 4 do
+  local span = opts.span or math.max(0.05, core.time() - t0)
+  while landed < kills and tries < kills * 8 do
     tries = tries + 1
     local delay = 0.02 + rng:uniform() * span
     if run_killed(trainer, dir, out, steps, delay) then
