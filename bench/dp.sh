@@ -2,7 +2,7 @@
 # Weak and strong scaling with mpirun -np 1 and -np 2, one BLAS thread per rank, REPS runs each
 # (default 5): data-parallel training of the small config (bench_dp.lua: ms per step, the
 # reduction's ms and bytes) and a sweep (bench_sweep.lua: wall seconds). Prints one line per run;
-# bench/dp_summary.py (or any reader of the lines) takes the medians.
+# `alignlab bench/dp_summary.lua FILE` takes the medians.
 #   sh bench/dp.sh [BUILD] [REPS] > bench-dp.txt
 set -u
 BUILD=${1:-build}

@@ -37,6 +37,10 @@
 --                                -- p.policy and p.value (the value model; nil for GRPO/RLOO)
 --                                -- are the trained models.
 -- Resume: call with the same initial policy (it is also the default reference) and resume = DIR.
+-- Data parallelism (al.dp): under mpirun each rank back-propagates its part of every minibatch
+-- (policy and value model) and, with rng_per_sequence = true, samples its slice of the rollouts
+-- (gathered after); scoring (log-probs, reference, values, rewards) runs on the whole batch on
+-- every rank, so every rank holds the same batch. ptx is not supported there yet.
 local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
