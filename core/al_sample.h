@@ -80,9 +80,12 @@ typedef struct {
   int eos;           // -1: none; else a sampled eos ends the sequence (eos is kept, counted)
   uint64_t seed;     // used when rng is NULL: al_rng_seed(seed, AL_SAMPLE_STREAM)
   al_rng *rng;       // when not NULL: drawn from and advanced (seed ignored)
+  const uint64_t *streams; // NULL: one generator for the batch (above); else B stream ids, and
+                     // sequence b draws from its own generator al_rng_seed(seed, streams[b])
+                     // (rng must be NULL): its tokens do not depend on its batch-mates' draws
 } al_sample_opts;
 
-// max_new 16, temperature 1, top_k 0, top_p 1, eos -1, seed 0, rng NULL.
+// max_new 16, temperature 1, top_k 0, top_p 1, eos -1, seed 0, rng NULL, streams NULL.
 al_sample_opts al_sample_opts_default(void);
 
 // Sample completions for B ragged prompts (prompt b = prompts[b*Tp ..], prompt_len[b] >= 1 tokens).
@@ -98,7 +101,9 @@ al_sample_opts al_sample_opts_default(void);
 //             (what al_sample_score recomputes by teacher forcing).
 // Randomness: exactly one uniform draw per sampled token (none when greedy), drawn at each step in
 // ascending b, from opts->rng or a generator seeded with opts->seed: the same seed gives the same
-// completions for the same thread count (sgemm's bits may depend on it).
+// completions for the same thread count (sgemm's bits may depend on it). With opts->streams, one
+// generator per sequence (see al_sample_opts), so a batch split into parts (over MPI ranks, say)
+// draws the same numbers for each sequence as the whole batch does.
 // Lengths: prompt_len[b] + max_new must be <= cfg.maxT for every b, else AL_ESHAPE (no silent
 // truncation). cache: the address of the caller's cache pointer to reuse (grown by al_kvcache_fit
 // to B slots x max_b(prompt_len[b]) + max_new positions when too small; *cache may be NULL), or

@@ -12,7 +12,7 @@
 // ---- drawing one token -------------------------------------------------------------------------
 
 al_sample_opts al_sample_opts_default(void) {
-  al_sample_opts o = {16, 1.0f, 0, 1.0f, -1, 0, NULL};
+  al_sample_opts o = {16, 1.0f, 0, 1.0f, -1, 0, NULL, NULL};
   return o;
 }
 
@@ -180,6 +180,7 @@ al_status al_sample_generate(const al_gpt *m, al_kvcache **cache, const int *pro
   al_kvcache *tmp = NULL;
   al_kvcache **cp = cache ? cache : &tmp;
   al_status st = AL_OK;
+  al_rng *rngs = NULL; // one generator per sequence when opts->streams is given
   const int V = cfg->V, maxT = cfg->maxT, max_new = opts->max_new;
   if (B < 1) return al_seterr(AL_ESHAPE, "al_sample_generate: B = %d must be >= 1", B);
   if (max_new < 1)
@@ -212,9 +213,21 @@ al_status al_sample_generate(const al_gpt *m, al_kvcache **cache, const int *pro
   al_kvcache *c = *cp;
   const int cT = c->maxT; // row stride of c->seq
   al_rng local, *rng = opts->rng;
+  if (opts->streams && rng) {
+    st = al_seterr(AL_EINVAL, "al_sample_generate: give streams or rng, not both");
+    goto cleanup;
+  }
   if (!rng) {
     al_rng_seed(&local, opts->seed, AL_SAMPLE_STREAM);
     rng = &local;
+  }
+  if (opts->streams) {
+    rngs = malloc((size_t)B * sizeof *rngs);
+    if (!rngs) {
+      st = al_seterr(AL_ENOMEM, "al_sample_generate: out of memory (%d generators)", B);
+      goto cleanup;
+    }
+    for (int b = 0; b < B; b++) al_rng_seed(&rngs[b], opts->seed, opts->streams[b]);
   }
   for (size_t j = 0; j < (size_t)B * max_new; j++) {
     out[j] = -1;
@@ -245,7 +258,7 @@ al_status al_sample_generate(const al_gpt *m, al_kvcache **cache, const int *pro
     for (int i = 0; i < N; i++) {
       int b = c->rows[i];
       if (t + 1 < prompt_len[b]) continue;
-      double u = opts->temperature > 0.0f ? al_rng_uniform(rng) : 0.0;
+      double u = opts->temperature > 0.0f ? al_rng_uniform(rngs ? &rngs[b] : rng) : 0.0;
       float lp, lpp;
       int tok = draw(c->logits + (size_t)i * V, V, opts, u, c->idx, c->w, &lp, &lpp);
       size_t j = (size_t)b * max_new + out_len[b]++;
@@ -256,6 +269,7 @@ al_status al_sample_generate(const al_gpt *m, al_kvcache **cache, const int *pro
     }
   }
 cleanup:
+  free(rngs);
   al_kvcache_free(tmp);
   return st;
 }

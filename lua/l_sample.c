@@ -143,7 +143,7 @@ static void push_float_list(lua_State *L, const float *x, int n) {
 // ---- m:generate --------------------------------------------------------------------------------
 
 static const char *const gen_keys[] = {"max_new", "temperature", "top_k", "top_p", "eos",
-                                       "seed",    "rng",         NULL};
+                                       "seed",    "rng",         "streams", NULL};
 
 // m:generate(prompts, opts) -> completions, logprobs, plain_logprobs
 // prompts: list of token lists (each >= 1 token). opts: max_new (16), temperature (1; 0 =
@@ -152,6 +152,10 @@ static const char *const gen_keys[] = {"max_new", "temperature", "top_k", "top_p
 // completion token lists, of the log-prob of each token under the distribution it was sampled
 // from (greedy: the temperature-1 log-prob), and of the plain temperature-1 log-probs. Prompts
 // are generated GEN_CHUNK at a time with one generator, so results depend only on the seed.
+// streams (default off): a list of one integer id (>= 0) per prompt, or true for 0..n-1: prompt
+// b then draws from its own generator (seed, streams[b]) (core/al_sample.h), so its completion
+// does not depend on the other prompts' draws (a batch split over MPI ranks samples the same
+// tokens, given the same logits); not with rng.
 static int l_generate(lua_State *L) {
   al_gpt *m = al_lua_checkgpt(L, 1);
   al_lua_checkopts(L, 3, "generate", gen_keys);
@@ -179,6 +183,37 @@ static int l_generate(lua_State *L) {
   tlist pr;
   read_tlist(L, 2, "generate", "prompts", V, 1, &pr);
   const int n = pr.n, mn = o.max_new;
+  uint64_t *streams = NULL;
+  if (lua_istable(L, 3) && lua_getfield(L, 3, "streams") != LUA_TNIL) {
+    if (o.rng != &local) luaL_error(L, "generate: give option 'streams' or 'rng', not both");
+    int all = lua_isboolean(L, -1);
+    if (all && !lua_toboolean(L, -1)) {
+      lua_pop(L, 1);
+    } else {
+      if (!all && !lua_istable(L, -1))
+        luaL_error(L, "generate: option 'streams' must be true or a list of stream ids (got %s)",
+                   luaL_typename(L, -1));
+      if (!all && (int)luaL_len(L, -1) != n)
+        luaL_error(L, "generate: option 'streams' has %d ids for %d prompts", (int)luaL_len(L, -1), n);
+      streams = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *streams, 0);
+      for (int b = 0; b < n; b++) {
+        lua_Integer id = b;
+        if (!all) {
+          lua_geti(L, -2, b + 1);
+          int isint = 0;
+          id = lua_tointegerx(L, -1, &isint);
+          if (!isint || id < 0) luaL_error(L, "generate: streams[%d] must be an integer >= 0", b + 1);
+          lua_pop(L, 1);
+        }
+        streams[b] = (uint64_t)id;
+      }
+      lua_replace(L, -2); // keep the ids anchored on the stack for the call
+      o.rng = NULL;        // sequence b: al_rng_seed(seed, streams[b])
+      o.seed = (uint64_t)al_lua_optint(L, 3, "seed", 0);
+    }
+  } else if (lua_istable(L, 3)) {
+    lua_pop(L, 1);
+  }
   for (int b = 0; b < n; b++)
     if (pr.len[b] + mn > maxT)
       luaL_error(L, "generate: prompts[%d] has %d tokens; with max_new = %d it exceeds the context "
@@ -192,6 +227,7 @@ static int l_generate(lua_State *L) {
   for (int b0 = 0; b0 < n; b0 += GEN_CHUNK) {
     int nb = n - b0 < GEN_CHUNK ? n - b0 : GEN_CHUNK;
     if (al_lua_interrupted()) return luaL_error(L, "generate: interrupted");
+    o.streams = streams ? streams + b0 : NULL;
     al_status st = al_sample_generate(m, &cache->c, pr.tok + (size_t)b0 * pr.stride, pr.len + b0,
                                       nb, pr.stride, &o, out + (size_t)b0 * mn, len + b0,
                                       lp + (size_t)b0 * mn, lpp + (size_t)b0 * mn);

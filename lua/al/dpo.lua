@@ -93,33 +93,45 @@ function M.train(policy, prefs, opts)
     show = function(m) return { loss = m.loss, margin = m["rewards/margins"] } end,
     step = function(step, ctx)
       local idx, epoch = train.batch_indices(#recs, bs, step, o.seed, recs)
-      local n = #idx
-      local seqs, starts, rc, rr = {}, {}, {}, {}
-      for k, i in ipairs(idx) do
-        seqs[k] = train.concat(P[i], C[i])
-        seqs[n + k] = train.concat(P[i], R[i])
-        starts[k], starts[n + k] = #P[i], #P[i]
-        rc[k], rr[k] = ref_c[i], ref_r[i]
-      end
-      local res = policy:forward(seqs, { start = starts, per_token = false })
-      local pc, pr = table.move(res.sum, 1, n, 1, {}), table.move(res.sum, n + 1, 2 * n, 1, {})
-      local lc, lr_ = table.move(res.count, 1, n, 1, {}), table.move(res.count, n + 1, 2 * n, 1, {})
-      local l = objective.dpo{
-        policy_chosen = pc, policy_rejected = pr, ref_chosen = rc, ref_rejected = rr,
-        beta = o.beta, loss = o.loss, label_smoothing = ls, gamma = o.gamma,
-        len_chosen = lc, len_rejected = lr_,
-      }
-      local dsum = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
-      local m = ctx:update(policy, opt, { dsum = dsum }, l.loss)
+      local m = ctx:dp_update(policy, opt, idx, {
+        -- summed completion log-probs and lengths of the part's chosen and rejected responses
+        forward = function(part)
+          local n, seqs, starts = #part, {}, {}
+          for k, i in ipairs(part) do
+            seqs[k] = train.concat(P[i], C[i])
+            seqs[n + k] = train.concat(P[i], R[i])
+            starts[k], starts[n + k] = #P[i], #P[i]
+          end
+          local res = policy:forward(seqs, { start = starts, per_token = false })
+          return { pc = table.move(res.sum, 1, n, 1, {}), pr = table.move(res.sum, n + 1, 2 * n, 1, {}),
+                   lc = table.move(res.count, 1, n, 1, {}), lr = table.move(res.count, n + 1, 2 * n, 1, {}) }
+        end,
+        objective = function(out)
+          local n, rc, rr = #idx, {}, {}
+          for k, i in ipairs(idx) do rc[k], rr[k] = ref_c[i], ref_r[i] end
+          local l = objective.dpo{
+            policy_chosen = out.pc, policy_rejected = out.pr, ref_chosen = rc, ref_rejected = rr,
+            beta = o.beta, loss = o.loss, label_smoothing = ls, gamma = o.gamma,
+            len_chosen = out.lc, len_rejected = out.lr,
+          }
+          local mt = {
+            ["rewards/chosen"] = l.rewards_chosen, ["rewards/rejected"] = l.rewards_rejected,
+            ["rewards/margins"] = l.rewards_margins, ["rewards/accuracies"] = l.rewards_accuracies,
+            ["logps/chosen"] = l.logps_chosen, ["logps/rejected"] = l.logps_rejected,
+          }
+          if o.loss ~= "simpo" then
+            local ikl = 0
+            for k = 1, n do ikl = ikl + (out.pc[k] - rc[k]) + (out.pr[k] - rr[k]) end
+            mt.implicit_kl = ikl / (2 * n)
+          end
+          return { dc = l.d_chosen, dr = l.d_rejected }, l.loss, mt
+        end,
+        backward = function(part, g)
+          local n = #part
+          return { dsum = table.move(g.dr, 1, n, n + 1, table.move(g.dc, 1, n, 1, {})) }
+        end,
+      })
       m.epoch = epoch
-      m["rewards/chosen"], m["rewards/rejected"] = l.rewards_chosen, l.rewards_rejected
-      m["rewards/margins"], m["rewards/accuracies"] = l.rewards_margins, l.rewards_accuracies
-      m["logps/chosen"], m["logps/rejected"] = l.logps_chosen, l.logps_rejected
-      if o.loss ~= "simpo" then
-        local ikl = 0
-        for k = 1, n do ikl = ikl + (pc[k] - rc[k]) + (pr[k] - rr[k]) end
-        m.implicit_kl = ikl / (2 * n)
-      end
       return m
     end,
   }

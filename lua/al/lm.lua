@@ -75,15 +75,24 @@ function M.train(fname, model, data, opts, sft)
     load = function(dir) train.load_state(dir, { model = model }, { model = opt }) end,
     step = function(step, ctx)
       local idx, epoch = train.batch_indices(#recs, bs, step, o.seed, recs)
-      local seqs, fo = batch_of(recs, idx)
-      local res = model:forward(seqs, fo)
-      local tot, cnt = 0, 0
-      for b = 1, #seqs do tot, cnt = tot + res.sum[b], cnt + res.count[b] end
-      if cnt == 0 then error(fname .. ": a batch has no trained tokens (check start/mask)", 0) end
-      local dsum = {}
-      for b = 1, #seqs do dsum[b] = -1 / cnt end
-      local m = ctx:update(model, opt, { dsum = dsum }, -tot / cnt)
-      m.epoch, m.tokens = epoch, cnt
+      local m = ctx:dp_update(model, opt, idx, {
+        forward = function(part)
+          local seqs, fo = batch_of(recs, part)
+          local res = model:forward(seqs, fo)
+          return { sum = table.move(res.sum, 1, #part, 1, {}), count = table.move(res.count, 1, #part, 1, {}) }
+        end,
+        -- mean cross-entropy over the batch's trained tokens (all parts)
+        objective = function(out)
+          local tot, cnt = 0, 0
+          for b = 1, #out.sum do tot, cnt = tot + out.sum[b], cnt + out.count[b] end
+          if cnt == 0 then error(fname .. ": a batch has no trained tokens (check start/mask)", 0) end
+          local dsum = {}
+          for b = 1, #out.sum do dsum[b] = -1 / cnt end
+          return { dsum = dsum }, -tot / cnt, { tokens = cnt }
+        end,
+        backward = function(_, g) return g end,
+      })
+      m.epoch = epoch
       if #evals > 0 and ((step + 1) % eval_every == 0 or step + 1 == steps) then
         m.eval_loss = M.eval_loss(model, evals, 64)
       end

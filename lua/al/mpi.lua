@@ -1,6 +1,7 @@
 -- alignlab: al.mpi, processes working together under mpirun / srun (Open MPI). The C primitives
 -- are in lua/l_mpi.c (al.core._mpi); this file serialises Lua values and reduces numbers in fixed
--- rank order. Sweeps over ranks are in al.sweep; data-parallel trainers are not wired yet.
+-- rank order. Sweeps over ranks are in al.sweep; data-parallel training in al.dp (the trainers'
+-- Ctx:dp_update, PPO's update).
 --
 --   al.mpi.available()            MPI compiled in (false: every collective raises NO_MPI)
 --   al.mpi.rank(), size()         0 and 1 without a launcher (or without MPI)

@@ -43,4 +43,32 @@ end
 -- { loss, d_policy, rewards_chosen, rewards_rejected, kl } (al.core.obj.kto_loss)
 function M.kto(a) return obj.kto_loss(a) end
 
+-- The clipped policy loss of a minibatch (rows of per-token log-probs, old log-probs and
+-- advantages) aggregated by `agg` (the loss_agg option), with its gradient: the C loss is a
+-- weighted token mean sum_i,t w_i l_it / sum_i,t w_i; w = 1 gives token_mean, w_i = 1 / |o_i|
+-- seq_mean; seq_sum and constant rescale the token mean by tokens / sequences and tokens /
+-- (sequences * max_new). clipfrac, approx_kl and ratio_mean are weighted as the loss is.
+function M.ppo_policy_agg(new, old, adv, clip, agg, max_new)
+  local mask
+  if agg == "seq_mean" then
+    mask = {}
+    for i, row in ipairs(old) do
+      local w, m = 1 / #row, {}
+      for t = 1, #row do m[t] = w end
+      mask[i] = m
+    end
+  end
+  local l = M.ppo_policy{ logp = new, old_logp = old, advantages = adv, mask = mask, clip = clip }
+  if agg == "seq_sum" or agg == "constant" then
+    local ntok = 0
+    for _, row in ipairs(old) do ntok = ntok + #row end
+    local f = ntok / (#old * (agg == "constant" and max_new or 1))
+    l.loss = l.loss * f
+    for _, row in ipairs(l.dlogp) do
+      for t = 1, #row do row[t] = row[t] * f end
+    end
+  end
+  return l
+end
+
 return M

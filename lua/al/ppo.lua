@@ -37,10 +37,16 @@
 --                                -- p.policy and p.value (the value model; nil for GRPO/RLOO)
 --                                -- are the trained models.
 -- Resume: call with the same initial policy (it is also the default reference) and resume = DIR.
+-- Data parallelism (al.dp): under mpirun each rank back-propagates its part of every minibatch
+-- (policy and value model) and, with rng_per_sequence = true, samples its slice of the rollouts
+-- (gathered after); scoring (log-probs, reference, values, rewards) runs on the whole batch on
+-- every rank, so every rank holds the same batch. ptx is not supported there yet.
 local core = require "al.core"
 local util = require "al.util"
 local train = require "al.train"
 local objective = require "al.objective"
+local mpi = require "al.mpi"
+local dp = require "al.dp"
 
 -- The options, their defaults and meaning (the trainer only reads this table; util.opts rejects
 -- any other key).
@@ -90,6 +96,10 @@ local DEFAULTS = {
   clip = 1.0,                -- the gradient-norm clip of both optimizers, as in every trainer
   -- bookkeeping
   seed = 1, log = util.ANY, ckpt = util.ANY, save_every = 0, resume = util.ANY, progress = true,
+  -- data parallelism (al.dp): under mpirun each rank samples and back-propagates its slice
+  rng_per_sequence = false,  -- one random stream per completion (generate{streams}): rollouts split
+                             -- over ranks equal the one-process ones (needed for that under MPI)
+  micro_batches = 1,         -- parts per process of each PPO minibatch, gradients summed in order
 }
 local KL_BETA = 0.05 -- beta when kl (or its beta) is not given
 
@@ -144,6 +154,10 @@ function M.new(policy, opts, fname)
     error(fname .. ": lr_schedule must be constant or linear", 0)
   end
   if o.whiten_advantages == nil then o.whiten_advantages = not GROUPED[o.advantage] end
+  dp.micro(fname, o.micro_batches)
+  if o.ptx and (mpi.size() > 1 or o.micro_batches > 1) then
+    error(fname .. ": ptx is not supported with data parallelism (MPI ranks or micro_batches > 1) yet", 0)
+  end
   local tok = o.tok
   if o.eos == nil then o.eos = (tok and tok.eos) or -1 end
   if type(o.prompts) ~= "table" or #o.prompts == 0 then error(fname .. ": prompts must be a non-empty list", 0) end
@@ -230,9 +244,25 @@ function PPO:rollout(prompts)
     end
     prompts, idx = rep, ridx
   end
-  local completions = self.policy:generate(prompts, {
-    max_new = o.max_new, eos = o.eos, seed = o.seed * 1000003 + self.iter,
-  })
+  local gen = { max_new = o.max_new, eos = o.eos, seed = o.seed * 1000003 + self.iter }
+  local completions
+  if o.rng_per_sequence then
+    -- completion b draws from stream b - 1: under MPI each rank samples its slice of the batch
+    local ids = {}
+    for b = 1, #prompts do ids[b] = b - 1 end
+    local size = mpi.size()
+    local part = dp.parts(ids, size)[mpi.rank() + 1]
+    local mine = {}
+    for k, b in ipairs(part) do mine[k] = prompts[b + 1] end
+    gen.streams = part
+    local got = #part > 0 and self.policy:generate(mine, gen) or {}
+    completions = {}
+    for _, r in ipairs(size > 1 and mpi.allgather(got) or { got }) do
+      table.move(r, 1, #r, #completions + 1, completions)
+    end
+  else
+    completions = self.policy:generate(prompts, gen) -- one stream: every rank samples the whole batch
+  end
   local seqs, starts = {}, {}
   for b = 1, #prompts do
     seqs[b] = train.concat(prompts[b], completions[b])
@@ -382,33 +412,8 @@ function PPO:lr_now()
   return train.lr_at(self.sched, self.iter, self.o.steps)
 end
 
--- The clipped policy loss of a minibatch (rows of per-token log-probs, old log-probs and
--- advantages) aggregated by `agg` (the loss_agg option), with its gradient: the C loss is a
--- weighted token mean sum_i,t w_i l_it / sum_i,t w_i; w = 1 gives token_mean, w_i = 1 / |o_i|
--- seq_mean; seq_sum and constant rescale the token mean by tokens / sequences and tokens /
--- (sequences * max_new). clipfrac, approx_kl and ratio_mean are weighted as the loss is.
-function M.policy_loss(new, old, adv, clip, agg, max_new)
-  local mask
-  if agg == "seq_mean" then
-    mask = {}
-    for i, row in ipairs(old) do
-      local w, m = 1 / #row, {}
-      for t = 1, #row do m[t] = w end
-      mask[i] = m
-    end
-  end
-  local l = objective.ppo_policy{ logp = new, old_logp = old, advantages = adv, mask = mask, clip = clip }
-  if agg == "seq_sum" or agg == "constant" then
-    local ntok = 0
-    for _, row in ipairs(old) do ntok = ntok + #row end
-    local f = ntok / (#old * (agg == "constant" and max_new or 1))
-    l.loss = l.loss * f
-    for _, row in ipairs(l.dlogp) do
-      for t = 1, #row do row[t] = row[t] * f end
-    end
-  end
-  return l
-end
+-- The clipped policy loss aggregated by loss_agg (al.objective.ppo_policy_agg).
+M.policy_loss = objective.ppo_policy_agg
 
 function PPO:update(b)
   local o = self.o
@@ -430,18 +435,30 @@ function PPO:update(b)
       k = k + 1
       local ids = {}
       for j = s, math.min(s + mb - 1, n) do ids[#ids + 1] = order[j] end
-      local seqs, starts, old, adv = {}, {}, {}, {}
-      for j, i in ipairs(ids) do
-        seqs[j], starts[j], old[j], adv[j] = b.seqs[i], b.starts[i], b.old_logp[i], b.adv[i]
-      end
-      local res = self.policy:forward(seqs, { start = starts })
-      local new = {}
-      for j = 1, #ids do new[j] = slice(res.logp[j], starts[j], #old[j]) end
-      local l = M.policy_loss(new, old, adv, o.ratio_clip, o.loss_agg, o.max_new)
-      ctx:check(l.loss, "policy loss")
+      local old, adv = {}, {}
+      for j, i in ipairs(ids) do old[j], adv[j] = b.old_logp[i], b.adv[i] end
+      local l = {}
+      dp.grads(self.policy, ids, {
+        forward = function(part) -- the part's new log-probs of the completion tokens
+          local ps, st = {}, {}
+          for j, i in ipairs(part) do ps[j], st[j] = b.seqs[i], b.starts[i] end
+          local res = self.policy:forward(ps, { start = st })
+          local new = {}
+          for j, i in ipairs(part) do new[j] = slice(res.logp[j], st[j], #b.old_logp[i]) end
+          return { logp = new }
+        end,
+        objective = function(out)
+          l = M.policy_loss(out.logp, old, adv, o.ratio_clip, o.loss_agg, o.max_new)
+          ctx:check(l.loss, "policy loss")
+          return { dlogp = l.dlogp }, l.loss
+        end,
+        backward = function(part, g)
+          local ps, st = {}, {}
+          for j, i in ipairs(part) do ps[j], st[j] = b.seqs[i], b.starts[i] end
+          return { dlogp = pad_rows(g.dlogp, st, ps, 0) }
+        end,
+      }, o.micro_batches)
       if not first_ratio then first_ratio = l.ratio_mean end
-      self.policy:zero_grad()
-      self.policy:backward{ dlogp = pad_rows(l.dlogp, starts, seqs, 0) }
       if o.ptx and (o.ptx.coef or 0) > 0 then
         acc.ptx_loss = acc.ptx_loss + self:ptx_grad((b.iter * o.epochs * o.minibatches) + k - 1)
       end
@@ -453,13 +470,27 @@ function PPO:update(b)
       if self.critic then
         local vold, ret = {}, {}
         for j, i in ipairs(ids) do vold[j], ret[j] = b.values[i], b.returns[i] end
-        local vres = self.value:forward(seqs, { values = true, logp = false })
-        local vnew = {}
-        for j = 1, #ids do vnew[j] = slice(vres.values[j], starts[j], #vold[j]) end
-        local vl = objective.value_loss{ values = vnew, old_values = vold, returns = ret, clip = o.value_clip }
-        ctx:check(vl.loss, "value loss")
-        self.value:zero_grad()
-        self.value:backward{ dvalues = pad_rows(vl.dvalues, starts, seqs, 1) }
+        local vl
+        dp.grads(self.value, ids, {
+          forward = function(part) -- the part's values before each completion token
+            local ps = {}
+            for j, i in ipairs(part) do ps[j] = b.seqs[i] end
+            local vres = self.value:forward(ps, { values = true, logp = false })
+            local vnew = {}
+            for j, i in ipairs(part) do vnew[j] = slice(vres.values[j], b.starts[i], #b.values[i]) end
+            return { values = vnew }
+          end,
+          objective = function(out)
+            vl = objective.value_loss{ values = out.values, old_values = vold, returns = ret, clip = o.value_clip }
+            ctx:check(vl.loss, "value loss")
+            return { dvalues = vl.dvalues }, vl.loss
+          end,
+          backward = function(part, g)
+            local ps, st = {}, {}
+            for j, i in ipairs(part) do ps[j], st[j] = b.seqs[i], b.starts[i] end
+            return { dvalues = pad_rows(g.dvalues, st, ps, 1) }
+          end,
+        }, o.micro_batches)
         ctx:opt_step(self.vopt, self.value, vlr, nil, "value model")
         acc.vf_loss = acc.vf_loss + vl.loss
         acc.vf_clipfrac = acc.vf_clipfrac + vl.clipfrac

@@ -2,8 +2,14 @@
 -- own alignlab process, then write OUT/CLAIMS.md from the OUT/NAME.json files they wrote.
 -- OUT is figures/ (or build/smoke with --smoke, or $ALIGNLAB_OUT). --compare [DIR] diffs a fresh
 -- run against the committed results instead (lua/al/compare.lua).
+-- Under mpirun -np N (al.mpi.size() > 1) the work is shared the way al.sweep shares points: rank r
+-- builds shared models r+1, r+1+N, ... (then a barrier: no experiment starts before every model
+-- is built), then runs experiments r+1, r+1+N, ... of the run order, each rank one at a time with
+-- one BLAS thread (the bits of a single-machine run, which also gives each job one thread); rank 0
+-- writes CLAIMS.md once all are done. OUT must be on a file system every rank sees.
 local util = require "al.util"
 local core = require "al.core"
+local mpi = require "al.mpi"
 
 local M = {}
 
@@ -86,6 +92,16 @@ end
 -- Build the shared models (lua/al/recipes/*.lua modules with prepare_tasks(smoke) and
 -- prepare(smoke, task)) before experiments run in parallel, so that two experiments never build
 -- the same model; the tasks themselves run `jobs` at a time, one BLAS thread each.
+-- The items of list rank r runs: r+1, r+1+size, ... (all of them in one process).
+local function share(list)
+  local size, rank = mpi.size(), mpi.rank()
+  if size == 1 then return list end
+  local out = {}
+  for i = rank + 1, #list, size do out[#out + 1] = list[i] end
+  return out
+end
+M.share = share
+
 local function prepare(smoke, jobs, threads, pin)
   local tasks = {}
   for _, f in ipairs(util.listdir(util.root() .. "/lua/al/recipes", "%.lua$")) do
@@ -97,8 +113,10 @@ local function prepare(smoke, jobs, threads, pin)
       end
     end
   end
+  tasks = share(tasks)
   if #tasks == 0 then return end
-  io.stderr:write("== reproduce: building shared models (" .. table.concat(tasks, ", ") .. ")\n")
+  io.stderr:write("== reproduce: " .. (mpi.size() > 1 and ("rank " .. mpi.rank() .. " ") or "") ..
+    "building shared models (" .. table.concat(tasks, ", ") .. ")\n")
   local runner = string.format(
     'AL_PREP_MODULE="$1" AL_PREP_TASK="$2" %sOPENBLAS_NUM_THREADS=%d %s -e %s || echo "== FAILED to build $1 $2" >&2',
     pin, threads, util.shell_quote(exe_path()), util.shell_quote(
@@ -113,7 +131,7 @@ local function prepare(smoke, jobs, threads, pin)
 end
 
 function M.main(args)
-  local smoke, names, extra, jobs = false, {}, {}, 2
+  local smoke, names, extra, jobs = false, {}, {}, nil
   local i = 1
   while args and i <= #args do
     local a = args[i]
@@ -148,6 +166,7 @@ function M.main(args)
     else names[#names + 1] = a end
     i = i + 1
   end
+  jobs = jobs or (mpi.size() > 1 and 1 or 2) -- under MPI: each rank runs its share one at a time
   if jobs < 1 then error("reproduce: --jobs must be >= 1", 0) end
   local all = M.list()
   local known = {}
@@ -163,14 +182,17 @@ function M.main(args)
   util.mkdir_p(out)
   util.mkdir_p(out .. "/logs")
   local t0 = core.time and core.time() or os.time()
-  local threads = jobs > 1 and 1 or (tonumber(os.getenv("OPENBLAS_NUM_THREADS") or "") or 2)
+  local threads = (jobs > 1 or mpi.size() > 1) and 1 or (tonumber(os.getenv("OPENBLAS_NUM_THREADS") or "") or 2)
   local core_name, pin = M.blas_core()
   io.stderr:write("== reproduce: OpenBLAS kernel " .. (core_name and ("pinned to " .. core_name ..
     " (ALIGNLAB_BLAS_CORE=native lets OpenBLAS choose)") or ("as OpenBLAS chooses (" .. core.blas().core .. ")")) .. "\n")
   prepare(smoke, jobs, threads, pin)
+  local every = names
+  names = share(names)
   for _, n in ipairs(names) do os.remove(out .. "/" .. n .. ".json") end
+  if mpi.size() > 1 then mpi.barrier() end -- every shared model is built
   -- one shell line per experiment; xargs -P runs `jobs` of them at a time
-  local list = out .. "/logs/.queue"
+  local list = out .. "/logs/.queue" .. (mpi.size() > 1 and mpi.rank() or "")
   local f = assert(io.open(list, "w"))
   for _, n in ipairs(names) do f:write(n, "\n") end
   f:close()
@@ -185,6 +207,8 @@ function M.main(args)
   os.execute(string.format("xargs -P %d -I{} sh -c %s sh {} < %s", jobs, util.shell_quote(runner),
     util.shell_quote(list)))
   os.remove(list)
+  if mpi.size() > 1 then mpi.barrier() end -- every experiment is done
+  names = every
   local failed = 0
   for _, n in ipairs(names) do
     if not util.file_exists(out .. "/" .. n .. ".json") then
@@ -193,6 +217,7 @@ function M.main(args)
   end
   local ran = {}
   for _, n in ipairs(names) do ran[n] = true end
+  if not mpi.is_root() then return failed == 0 and 0 or 1 end
   fmt_claims(out, all, ran)
   local t1 = core.time and core.time() or os.time()
   io.stderr:write(string.format("reproduce: %d experiment(s), %d failed, %.0f s; claims in %s/CLAIMS.md\n",

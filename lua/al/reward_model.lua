@@ -77,29 +77,41 @@ local function train_one(fname, model, recs, evals, o, seed, ckpt, resume, log)
     show = function(m) return { loss = m.loss, acc = m.accuracy } end,
     step = function(step, ctx)
       local idx, epoch = train.batch_indices(#recs, bs, step, seed, recs)
-      local seqs, n = {}, #idx
-      local margins, labels, any_label = {}, {}, false
-      for k, i in ipairs(idx) do
-        local r = recs[i]
-        seqs[k] = train.concat(r.prompt, r.chosen)
-        seqs[n + k] = train.concat(r.prompt, r.rejected)
-        margins[k] = o.margin and (r.margin or 0) or 0
-        labels[k] = r.label or 1
-        any_label = any_label or r.label ~= nil
-      end
-      local res = model:forward(seqs, { last = true, logp = false, per_token = false })
-      local rc, rr = table.move(res.last, 1, n, 1, {}), table.move(res.last, n + 1, 2 * n, 1, {})
-      if o.confidence > 0 then
-        local ramp = o.confidence_warmup * steps
-        local a = o.confidence * (ramp > 0 and math.min(1, step / ramp) or 1)
-        for k = 1, n do labels[k] = (1 - a) * labels[k] + a * (rc[k] > rr[k] and 1 or 0) end
-        any_label = true
-      end
-      local l = objective.bt{ chosen = rc, rejected = rr, margin = o.margin and margins or nil,
-                              label = any_label and labels or nil, center = o.center }
-      local dlast = table.move(l.d_rejected, 1, n, n + 1, table.move(l.d_chosen, 1, n, 1, {}))
-      local m = ctx:update(model, opt, { dlast = dlast }, l.loss)
-      m.accuracy, m.margin, m.epoch = l.accuracy, l.margin, epoch
+      local m = ctx:dp_update(model, opt, idx, {
+        -- the scalar head's reward of the part's chosen and rejected responses
+        forward = function(part)
+          local seqs, n = {}, #part
+          for k, i in ipairs(part) do
+            seqs[k] = train.concat(recs[i].prompt, recs[i].chosen)
+            seqs[n + k] = train.concat(recs[i].prompt, recs[i].rejected)
+          end
+          local res = model:forward(seqs, { last = true, logp = false, per_token = false })
+          return { rc = table.move(res.last, 1, n, 1, {}), rr = table.move(res.last, n + 1, 2 * n, 1, {}) }
+        end,
+        objective = function(out)
+          local margins, labels, any_label = {}, {}, false
+          for k, i in ipairs(idx) do
+            local r = recs[i]
+            margins[k] = o.margin and (r.margin or 0) or 0
+            labels[k] = r.label or 1
+            any_label = any_label or r.label ~= nil
+          end
+          if o.confidence > 0 then -- Burns et al.'s auxiliary confidence loss, warmed up
+            local ramp = o.confidence_warmup * steps
+            local a = o.confidence * (ramp > 0 and math.min(1, step / ramp) or 1)
+            for k = 1, #idx do labels[k] = (1 - a) * labels[k] + a * (out.rc[k] > out.rr[k] and 1 or 0) end
+            any_label = true
+          end
+          local l = objective.bt{ chosen = out.rc, rejected = out.rr, margin = o.margin and margins or nil,
+                                  label = any_label and labels or nil, center = o.center }
+          return { dc = l.d_chosen, dr = l.d_rejected }, l.loss, { accuracy = l.accuracy, margin = l.margin }
+        end,
+        backward = function(part, g)
+          local n = #part
+          return { dlast = table.move(g.dr, 1, n, n + 1, table.move(g.dc, 1, n, 1, {})) }
+        end,
+      })
+      m.epoch = epoch
       if #evals > 0 and ((step + 1) % eval_every == 0 or step + 1 == steps) then
         m.eval_accuracy = M.accuracy(model, evals, 64)
       end

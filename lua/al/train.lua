@@ -17,6 +17,8 @@ local core = require "al.core"
 local util = require "al.util"
 local log_mod = require "al.log"
 local progress = require "al.progress"
+local mpi = require "al.mpi"
+local dp = require "al.dp"
 
 local M = {}
 
@@ -308,6 +310,8 @@ local COMMON = {
   save_every = 0,      -- checkpoint every k steps (0: only at the end)
   resume = util.ANY,   -- resume from this checkpoint directory
   progress = true,     -- show a progress bar
+  micro_batches = 1,   -- parts per process of each batch, gradients summed in part order (al.dp):
+                       -- k = N is the one-process reference of mpirun -np N
 }
 
 -- A trainer's defaults: COMMON with own's keys over it.
@@ -389,6 +393,20 @@ function Ctx:update(model, opt, grads, loss)
   return { loss = loss, lr = lr, grad_norm = gnorm }
 end
 
+-- The data-parallel form of Ctx:update (al.dp.grads: the batch idx in parts over MPI ranks and
+-- micro-batches, the objective on the whole batch, gradients summed in a fixed order), then the
+-- same optimizer step on every rank. f = { forward, objective, backward } as al.dp.grads says;
+-- the objective's metrics are merged into the returned { loss, lr, grad_norm }.
+function Ctx:dp_update(model, opt, idx, f)
+  local loss, metrics = dp.grads(model, idx, f, dp.micro(self.name, self.sched and self.sched.micro_batches))
+  self:check(loss, "loss")
+  local lr = self:lr()
+  local gnorm = self:opt_step(opt, model, lr)
+  local m = { loss = loss, lr = lr, grad_norm = gnorm }
+  for k, v in pairs(metrics or {}) do m[k] = v end
+  return m
+end
+
 M.Ctx = Ctx
 
 -- A fresh step context for trainer `name` (train.run makes its own and passes it to o.step);
@@ -453,6 +471,7 @@ end
 -- Returns the list of per-step metrics of this run.
 function M.run(o)
   local start = 0
+  local root = mpi.is_root() -- under MPI only rank 0 writes logs and checkpoints, shows progress
   local ckpt = o.ckpt or o.resume
   local ctx = M.new_ctx(o.name, o.sched, o.steps)
   if o.resume then
@@ -461,13 +480,13 @@ function M.run(o)
       o.load(sdir, step)
       start = step
       ctx.last_ckpt = { dir = sdir, step = step }
-      io.stderr:write(string.format("%s: resuming from %s at step %d\n", o.name, sdir, start))
-    else
+      if root then io.stderr:write(string.format("%s: resuming from %s at step %d\n", o.name, sdir, start)) end
+    elseif root then
       io.stderr:write(string.format("%s: no checkpoint in %s, starting fresh\n", o.name, o.resume))
     end
   end
   local log
-  if o.log then
+  if o.log and root then
     -- log = PATH, or { path = PATH, csv = true, tensorboard = DIR } (al.log's options)
     local path, lo = o.log, {}
     if type(o.log) == "table" then
@@ -482,7 +501,7 @@ function M.run(o)
     lo.append = start > 0
     log = log_mod(path, lo)
   end
-  local bar = (o.progress ~= false) and progress(o.steps, o.name) or nil
+  local bar = (o.progress ~= false and root) and progress(o.steps, o.name) or nil
   if bar then bar:update(start) end
   local history = {}
   local ok, err = pcall(function()
@@ -500,7 +519,7 @@ function M.run(o)
       if log then log:write(m) end
       if bar then bar:update(step + 1, o.show and o.show(m) or { loss = m.loss }) end
       if ckpt and o.save_every and o.save_every > 0 and (step + 1) % o.save_every == 0 and step + 1 < o.steps then
-        checkpoint(ckpt, step + 1, o.save)
+        if root then checkpoint(ckpt, step + 1, o.save) end
         ctx.last_ckpt = { dir = ckpt, step = step + 1 }
       end
     end
@@ -508,7 +527,7 @@ function M.run(o)
   if bar then bar:done() end
   if log then log:close() end
   if not ok then error(err, 0) end
-  if ckpt and start < o.steps then checkpoint(ckpt, o.steps, o.save) end
+  if ckpt and start < o.steps and root then checkpoint(ckpt, o.steps, o.save) end
   return history
 end
 

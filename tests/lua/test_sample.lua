@@ -220,4 +220,33 @@ do
   fails("freed", freed.generate, freed, prompts)
 end
 
+print("testing generate: one random stream per sequence (streams)")
+do
+  local ps, ids = {}, {}
+  for i = 1, 12 do ps[i], ids[i] = { i % V, (i * 7) % V, (i * 3) % V }, 100 + i end
+  local full = m:generate(ps, { max_new = 8, seed = 5, streams = ids })
+  -- the two halves, each with its own ids: the same completions as the whole batch
+  local a = m:generate(table.move(ps, 1, 6, 1, {}), { max_new = 8, seed = 5, streams = table.move(ids, 1, 6, 1, {}) })
+  local b = m:generate(table.move(ps, 7, 12, 1, {}), { max_new = 8, seed = 5, streams = table.move(ids, 7, 12, 1, {}) })
+  for i = 1, 6 do table.insert(a, b[i]) end
+  assert(T.same(full, a), "a split batch with per-sequence streams differs from the whole batch")
+  -- reversed order: each sequence keeps its tokens
+  local rp, ri = {}, {}
+  for i = 12, 1, -1 do rp[#rp + 1], ri[#ri + 1] = ps[i], ids[i] end
+  local rev = m:generate(rp, { max_new = 8, seed = 5, streams = ri })
+  for i = 1, 12 do assert(T.same(rev[13 - i], full[i]), "sequence " .. i .. " changed with its position") end
+  -- true means ids 0..n-1; false is the default one-stream path (today's bits)
+  local ids0 = {}
+  for i = 1, 12 do ids0[i] = i - 1 end
+  assert(T.same(m:generate(ps, { max_new = 8, seed = 5, streams = true }),
+                m:generate(ps, { max_new = 8, seed = 5, streams = ids0 })))
+  assert(T.same(m:generate(ps, { max_new = 8, seed = 5, streams = false }), m:generate(ps, { max_new = 8, seed = 5 })))
+  assert(not T.same(m:generate(ps, { max_new = 8, seed = 5, streams = true }), m:generate(ps, { max_new = 8, seed = 5 })),
+    "per-sequence streams drew the same numbers as the one stream")
+  fails("streams' or 'rng', not both", m.generate, m, ps, { streams = true, rng = al.core.rng(1) })
+  fails("option 'streams' has 2 ids for 12 prompts", m.generate, m, ps, { streams = { 1, 2 } })
+  fails("streams[2] must be an integer >= 0", m.generate, m, { { 1 }, { 2 } }, { streams = { 1, -1 } })
+  fails("option 'streams' must be true or a list", m.generate, m, ps, { streams = 3 })
+end
+
 print("OK")
